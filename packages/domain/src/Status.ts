@@ -1,0 +1,31 @@
+/** The status payload kept at `exchange:{id}:status`: a projection of the event log plus the heartbeat (domain.md §5). */
+import { Schema } from "effect"
+import { ExchangeId, ExchangeName } from "./Exchange.js"
+import { ConnectionState } from "./Lifecycle.js"
+import { Mode } from "./Mode.js"
+
+/** Where `ipAddress` came from: a public-IP lookup, or a local interface when none answered. */
+export const IpSource = Schema.Literal("public", "local").annotations({ identifier: "IpSource" })
+export type IpSource = typeof IpSource.Type
+
+const NullableTime = Schema.NullOr(Schema.DateTimeUtc)
+
+/** What the network sees of one instance serving one exchange. */
+export class InstanceStatus extends Schema.Class<InstanceStatus>("InstanceStatus")({
+  exchangeId: ExchangeId,
+  exchangeName: ExchangeName,
+  instanceId: Schema.NonEmptyTrimmedString,
+  connectionState: ConnectionState,
+  connectedAt: NullableTime,
+  lastHeartbeat: NullableTime,
+  symbolCount: Schema.Int.pipe(Schema.nonNegative()),
+  adminEmail: Schema.NullOr(Schema.String),
+  adminDisplayName: Schema.NullOr(Schema.String),
+  ipAddress: Schema.NullOr(Schema.String),
+  ipSource: Schema.NullOr(IpSource),
+  hostname: Schema.String,
+  lastError: Schema.NullOr(Schema.String),
+  lockEpoch: Schema.NullOr(Schema.Int.pipe(Schema.nonNegative())),
+  mode: Mode,
+  version: Schema.String
+}) {}
