@@ -1,0 +1,215 @@
+/**
+ * Candles per exchange, symbol and timeframe (domain.md §4): a sorted set scored by openTime holding one JSON
+ * member per open time, capped to the newest `CacheConfig.candleCacheSize`.
+ */
+import { Candle } from "@livermore/domain"
+import { Context, Effect, Layer, Option } from "effect"
+import type { Redis } from "ioredis"
+import { CacheConfig } from "./CacheConfig.js"
+import type { CacheError } from "./CacheError.js"
+import { argument, command, decodeJson, encodeJson } from "./internal/codec.js"
+import * as Contiguous from "./internal/contiguous.js"
+import * as Script from "./internal/script.js"
+import * as Keys from "./Keys.js"
+import { RedisClient } from "./RedisClient.js"
+
+/** Options of `contiguousClosed`. */
+export interface ContiguousOptions {
+  /** Count back from this open time instead of from the newest closed candle. */
+  readonly endingAt?: number | undefined
+}
+
+/** The cached candles of every series. */
+export class CandleCache extends Context.Tag("@livermore/cache/CandleCache")<
+  CandleCache,
+  {
+    /** Insert the candle, replacing any at the same openTime, then trim to the configured length. */
+    readonly upsert: (series: Keys.SeriesKey, candle: Candle.Candle) => Effect.Effect<void, CacheError>
+    /** `upsert` for many candles in one round trip; a later candle wins over an earlier one at the same openTime. */
+    readonly upsertMany: (series: Keys.SeriesKey, candles: Iterable<Candle.Candle>) => Effect.Effect<void, CacheError>
+    /** Candles with `from <= openTime <= to`, oldest first. */
+    readonly range: (
+      series: Keys.SeriesKey,
+      fromOpenTime: number,
+      toOpenTime: number
+    ) => Effect.Effect<ReadonlyArray<Candle.Candle>, CacheError>
+    /** The newest `limit` candles (closed or forming), oldest first. */
+    readonly recent: (series: Keys.SeriesKey, limit: number) => Effect.Effect<ReadonlyArray<Candle.Candle>, CacheError>
+    /** The newest candle, closed or forming. */
+    readonly latest: (series: Keys.SeriesKey) => Effect.Effect<Option.Option<Candle.Candle>, CacheError>
+    /** How many candles the series holds. */
+    readonly count: (series: Keys.SeriesKey) => Effect.Effect<number, CacheError>
+    /**
+     * How many closed candles lie back to back (one timeframe apart) ending at the newest closed candle, or at
+     * `endingAt`. A missing open time or a forming candle ends the run; 0 when the end itself is missing or forming.
+     */
+    readonly contiguousClosed: (series: Keys.SeriesKey, options?: ContiguousOptions) => Effect.Effect<number, CacheError>
+    /** Remove every candle of the series. */
+    readonly clear: (series: Keys.SeriesKey) => Effect.Effect<void, CacheError>
+  }
+>() {}
+
+// One key per call: ZREMRANGEBYSCORE + ZADD per candle is what keeps one member per openTime, and doing it
+// with the trim in a script makes the replace atomic for concurrent readers.
+const upsertScript = Script.make(`
+local cap = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
+  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+local size = redis.call('ZCARD', KEYS[1])
+if size > cap then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, size - cap - 1)
+end
+return size
+`)
+
+const checkLimit = (op: string, key: string, limit: number): Effect.Effect<void, CacheError> =>
+  Number.isInteger(limit) && limit >= 0
+    ? Effect.void
+    : Effect.fail(argument(op, key, `limit must be a non-negative integer, got ${limit}`))
+
+const decodeAll = (members: ReadonlyArray<string>, op: string, key: string) =>
+  Effect.forEach(members, (member) => decodeJson(Candle.Candle, member, op, key))
+
+const encodeAll = (candles: Iterable<Candle.Candle>, op: string, key: string) =>
+  Effect.forEach(candles, (candle) =>
+    Effect.map(encodeJson(Candle.Candle, candle, op, key), (json) => [candle.openTime, json] as const)
+  )
+
+/** The cache on Redis sorted sets. */
+export const layerRedis: Layer.Layer<CandleCache, never, RedisClient | CacheConfig> = Layer.effect(
+  CandleCache,
+  Effect.gen(function* () {
+    const redis = yield* RedisClient
+    const { candleCacheSize } = yield* CacheConfig
+    const keyOf = (series: Keys.SeriesKey) => redis.key(Keys.candles(series))
+
+    const write = (op: string, series: Keys.SeriesKey, candles: Iterable<Candle.Candle>) =>
+      Effect.gen(function* () {
+        const key = keyOf(series)
+        const encoded = yield* encodeAll(candles, op, key)
+        if (encoded.length === 0) return
+        const args: Array<string | number> = [candleCacheSize]
+        for (const [openTime, json] of encoded) args.push(openTime, json)
+        yield* command(redis, op, key, (r) => Script.run(r, upsertScript, key, args))
+      })
+
+    const members = (op: string, key: string, f: (r: Redis) => Promise<Array<string>>) =>
+      command(redis, op, key, f).pipe(Effect.flatMap((found) => decodeAll(found, op, key)))
+
+    return CandleCache.of({
+      upsert: Effect.fn("CandleCache.upsert")(function* (series, candle) {
+        yield* write("CandleCache.upsert", series, [candle])
+      }),
+      upsertMany: Effect.fn("CandleCache.upsertMany")(function* (series, candles) {
+        yield* write("CandleCache.upsertMany", series, candles)
+      }),
+      range: Effect.fn("CandleCache.range")(function* (series, fromOpenTime, toOpenTime) {
+        const key = keyOf(series)
+        if (toOpenTime < fromOpenTime) return []
+        return yield* members("CandleCache.range", key, (r) => r.zrangebyscore(key, fromOpenTime, toOpenTime))
+      }),
+      recent: Effect.fn("CandleCache.recent")(function* (series, limit) {
+        const key = keyOf(series)
+        yield* checkLimit("CandleCache.recent", key, limit)
+        if (limit === 0) return []
+        return yield* members("CandleCache.recent", key, (r) => r.zrange(key, -limit, -1))
+      }),
+      latest: Effect.fn("CandleCache.latest")(function* (series) {
+        const key = keyOf(series)
+        const found = yield* members("CandleCache.latest", key, (r) => r.zrange(key, -1, -1))
+        return Option.fromNullable(found[0])
+      }),
+      count: Effect.fn("CandleCache.count")(function* (series) {
+        const key = keyOf(series)
+        return yield* command(redis, "CandleCache.count", key, (r) => r.zcard(key))
+      }),
+      contiguousClosed: Effect.fn("CandleCache.contiguousClosed")(function* (series, options) {
+        const key = keyOf(series)
+        const endingAt = options?.endingAt
+        const newestFirst = yield* members("CandleCache.contiguousClosed", key, (r) =>
+          r.zrevrangebyscore(key, endingAt ?? "+inf", "-inf")
+        )
+        return Contiguous.count(series.timeframe, newestFirst, endingAt)
+      }),
+      clear: Effect.fn("CandleCache.clear")(function* (series) {
+        const key = keyOf(series)
+        yield* command(redis, "CandleCache.clear", key, (r) => r.del(key))
+      })
+    })
+  })
+)
+
+/**
+ * The cache in process memory, with the same semantics (members stored as encoded JSON, decoded on read).
+ * For tests and single-process runs.
+ */
+export const layerMemory: Layer.Layer<CandleCache, never, CacheConfig> = Layer.effect(
+  CandleCache,
+  Effect.gen(function* () {
+    const { candleCacheSize } = yield* CacheConfig
+    const sets = new Map<string, Map<number, string>>()
+    const ascending = (key: string): Array<readonly [number, string]> =>
+      [...(sets.get(key) ?? new Map<number, string>())].sort(([a], [b]) => a - b)
+
+    const write = (op: string, series: Keys.SeriesKey, candles: Iterable<Candle.Candle>) =>
+      Effect.gen(function* () {
+        const key = Keys.candles(series)
+        const encoded = yield* encodeAll(candles, op, key)
+        if (encoded.length === 0) return
+        const set = sets.get(key) ?? new Map<number, string>()
+        for (const [openTime, json] of encoded) set.set(openTime, json)
+        if (set.size > candleCacheSize) {
+          const oldest = [...set.keys()].sort((a, b) => a - b).slice(0, set.size - candleCacheSize)
+          for (const openTime of oldest) set.delete(openTime)
+        }
+        sets.set(key, set)
+      })
+
+    type Members = Array<readonly [openTime: number, json: string]>
+    const read = (op: string, series: Keys.SeriesKey, pick: (ascending: Members) => Members) => {
+      const key = Keys.candles(series)
+      return decodeAll(
+        pick(ascending(key)).map(([, json]) => json),
+        op,
+        key
+      )
+    }
+
+    return CandleCache.of({
+      upsert: Effect.fn("CandleCache.upsert")(function* (series, candle) {
+        yield* write("CandleCache.upsert", series, [candle])
+      }),
+      upsertMany: Effect.fn("CandleCache.upsertMany")(function* (series, candles) {
+        yield* write("CandleCache.upsertMany", series, candles)
+      }),
+      range: Effect.fn("CandleCache.range")(function* (series, fromOpenTime, toOpenTime) {
+        return yield* read("CandleCache.range", series, (all) =>
+          all.filter(([openTime]) => openTime >= fromOpenTime && openTime <= toOpenTime)
+        )
+      }),
+      recent: Effect.fn("CandleCache.recent")(function* (series, limit) {
+        yield* checkLimit("CandleCache.recent", Keys.candles(series), limit)
+        return yield* read("CandleCache.recent", series, (all) => (limit === 0 ? [] : all.slice(-limit)))
+      }),
+      latest: Effect.fn("CandleCache.latest")(function* (series) {
+        const found = yield* read("CandleCache.latest", series, (all) => all.slice(-1))
+        return Option.fromNullable(found[0])
+      }),
+      count: Effect.fn("CandleCache.count")((series) => Effect.sync(() => sets.get(Keys.candles(series))?.size ?? 0)),
+      contiguousClosed: Effect.fn("CandleCache.contiguousClosed")(function* (series, options) {
+        const endingAt = options?.endingAt
+        const found = yield* read("CandleCache.contiguousClosed", series, (all) =>
+          all.filter(([openTime]) => endingAt === undefined || openTime <= endingAt).reverse()
+        )
+        return Contiguous.count(series.timeframe, found, endingAt)
+      }),
+      clear: Effect.fn("CandleCache.clear")((series) =>
+        Effect.sync(() => {
+          sets.delete(Keys.candles(series))
+        })
+      )
+    })
+  })
+)

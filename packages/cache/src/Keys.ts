@@ -1,0 +1,78 @@
+/**
+ * Redis key and channel names, exactly as domain.md §4 lays them out. Pure: no namespace prefix here; the
+ * services prepend `RedisClient.prefix` to every key and channel they touch.
+ */
+import type { Exchange, Market, Timeframe } from "@livermore/domain"
+
+/** What identifies one candle series in a key: any `Market.Series` fits. */
+export interface SeriesKey {
+  readonly exchangeId: Exchange.ExchangeId
+  readonly symbol: Market.SymbolId
+  readonly timeframe: Timeframe.Timeframe
+}
+
+/** Indicators that have a state key. Only MACD-V today (domain.md §4). */
+export type IndicatorName = "macdv"
+
+/** `candles:{exchangeId}:{symbol}:{timeframe}`: sorted set of the shared (Tier 1) candles, score = openTime. */
+export const candles = (series: SeriesKey): string => `candles:${series.exchangeId}:${series.symbol}:${series.timeframe}`
+
+/** `usercandles:{userId}:{exchangeId}:{symbol}:{timeframe}`: a user's Tier 2 candles, with a TTL. */
+export const userCandles = (userId: string, series: SeriesKey): string =>
+  `usercandles:${userId}:${series.exchangeId}:${series.symbol}:${series.timeframe}`
+
+/** `indicator:{exchangeId}:{symbol}:{timeframe}:macdv`: latest indicator values and resumable state (JSON). */
+export const indicator = (series: SeriesKey, name: IndicatorName = "macdv"): string =>
+  `indicator:${series.exchangeId}:${series.symbol}:${series.timeframe}:${name}`
+
+/** `ticker:{exchangeId}:{symbol}`: the latest ticker (JSON). */
+export const ticker = (exchangeId: Exchange.ExchangeId, symbol: Market.SymbolId): string =>
+  `ticker:${exchangeId}:${symbol}`
+
+/** `channel:ticker:{exchangeId}:{symbol}`: pub/sub channel of ticker updates. */
+export const tickerChannel = (exchangeId: Exchange.ExchangeId, symbol: Market.SymbolId): string =>
+  `channel:ticker:${exchangeId}:${symbol}`
+
+/** `channel:exchange:{exchangeId}:candle:close:{symbol}:{timeframe}`: pub/sub channel of closed candles. */
+export const candleCloseChannel = (series: SeriesKey): string =>
+  `channel:exchange:${series.exchangeId}:candle:close:${series.symbol}:${series.timeframe}`
+
+/** `channel:alerts:{exchangeId}`: pub/sub channel of alerts with source attribution. */
+export const alertsChannel = (exchangeId: Exchange.ExchangeId): string => `channel:alerts:${exchangeId}`
+
+/** `exchange:{exchangeId}:status`: the status projection (JSON, with a TTL). */
+export const status = (exchangeId: Exchange.ExchangeId): string => `exchange:${exchangeId}:status`
+
+/** Glob matching every status key (for SCAN); `parseStatus` recovers the exchange id. */
+export const statusPattern = "exchange:*:status"
+
+const statusKey = /^exchange:(\d+):status$/
+
+/** The exchange id of a status key, or undefined for any other key. */
+export const parseStatus = (key: string): number | undefined => {
+  const match = statusKey.exec(key)
+  return match ? Number(match[1]) : undefined
+}
+
+/** `exchange:{exchangeId}:lock`: the instance serving the exchange (JSON lease, with a TTL). */
+export const lock = (exchangeId: Exchange.ExchangeId): string => `exchange:${exchangeId}:lock`
+
+/**
+ * `exchange:{exchangeId}:lock:epoch`: the fencing counter, INCR'd on every acquisition attempt. Not in
+ * domain.md §4's table: the epoch has to outlive the lock key (which expires and is deleted on release), or a
+ * new holder could get an epoch a stale holder already has. It never expires.
+ */
+export const lockEpoch = (exchangeId: Exchange.ExchangeId): string => `exchange:${exchangeId}:lock:epoch`
+
+/** `logs:network:{exchangeName}`: the lifecycle event log (a Redis stream). */
+export const networkLog = (exchangeName: Exchange.ExchangeName): string => `logs:network:${exchangeName}`
+
+/** `exchange:{exchangeId}:warm-up-schedule:symbols`: the warmup schedule (JSON, domain.md §6). */
+export const warmupSchedule = (exchangeId: Exchange.ExchangeId): string =>
+  `exchange:${exchangeId}:warm-up-schedule:symbols`
+
+/** `exchange:{exchangeId}:warm-up-schedule:stats`: live warmup progress (JSON, domain.md §6). */
+export const warmupStats = (exchangeId: Exchange.ExchangeId): string => `exchange:${exchangeId}:warm-up-schedule:stats`
+
+/** Escape Redis glob metacharacters so a literal (a namespace prefix) can start a SCAN MATCH pattern. */
+export const escapeGlob = (literal: string): string => literal.replace(/[*?[\]\\]/g, "\\$&")

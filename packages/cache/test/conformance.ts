@@ -1,0 +1,645 @@
+/**
+ * The one behavioural suite every backing of the cache services must pass. `memory.test.ts` runs it over the
+ * memory layers and `redis.test.ts` over a real Redis; timings use short real TTLs so both can share it.
+ */
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Candle, Exchange, Lifecycle, Market, Status, Ticker, Timeframe } from "@livermore/domain"
+import { Chunk, DateTime, Effect, Either, Fiber, type Layer, ManagedRuntime, Option, Schema, type Scope, Stream } from "effect"
+import * as Bus from "../src/Bus.js"
+import * as CacheConfig from "../src/CacheConfig.js"
+import type * as CacheError from "../src/CacheError.js"
+import type * as CacheServices from "../src/CacheServices.js"
+import * as CandleCache from "../src/CandleCache.js"
+import * as EventLog from "../src/EventLog.js"
+import * as ExchangeLock from "../src/ExchangeLock.js"
+import * as IndicatorStore from "../src/IndicatorStore.js"
+import * as Keys from "../src/Keys.js"
+import * as StatusStore from "../src/StatusStore.js"
+import * as TickerCache from "../src/TickerCache.js"
+
+/** What the suite needs: every service plus the config it was built with (it reads the candle cap). */
+export type Env = CacheServices.Services | CacheConfig.CacheConfig
+
+/** Candle cap the suites configure, small enough to overflow in a test. */
+export const testCandleCacheSize = 20
+
+let next = 0
+const runBase = 100_000 + Math.floor(Math.random() * 800_000)
+
+/** A fresh exchange id, so tests sharing one store never see each other's keys. */
+export const freshExchange = (): Exchange.ExchangeId => Exchange.ExchangeId.make(runBase + next++)
+
+/** A fresh exchange name (for event logs). */
+export const freshName = (): Exchange.ExchangeName => Exchange.ExchangeName.make(`test_${runBase}_${next++}`)
+
+const btc = Market.SymbolId.make("BTC-USD")
+
+/** A fresh series on `timeframe`. */
+export const freshSeries = (timeframe: Timeframe.Timeframe = "5m"): Keys.SeriesKey => ({
+  exchangeId: freshExchange(),
+  symbol: btc,
+  timeframe
+})
+
+/** An aligned open time far from the epoch. */
+export const t0 = Timeframe.floor("1d", 1_700_000_000_000)
+const fiveMinutes = Timeframe.durationMs["5m"]
+
+/** A consistent candle closing at `close`. */
+export const candleAt = (openTime: number, close: number, closed = true): Candle.Candle =>
+  new Candle.Candle({ openTime, open: close, high: close + 1, low: close - 1, close, volume: 2, closed, synthetic: false })
+
+const series5m = (count: number, options: { readonly skip?: ReadonlyArray<number>; readonly forming?: ReadonlyArray<number> } = {}) =>
+  Array.from({ length: count }, (_, i) => i)
+    .filter((i) => !options.skip?.includes(i))
+    .map((i) => candleAt(t0 + i * fiveMinutes, 10 + i, !options.forming?.includes(i)))
+
+const closes = (candles: ReadonlyArray<Candle.Candle>) => candles.map((c) => c.close)
+
+/** An event of the network log. */
+export const event = (
+  exchangeId: Exchange.ExchangeId,
+  message: string,
+  extra: Partial<Pick<Lifecycle.LifecycleEvent, "type" | "from" | "to" | "lockEpoch">> = {}
+): Lifecycle.LifecycleEvent =>
+  new Lifecycle.LifecycleEvent({
+    type: extra.type ?? "transition",
+    exchangeId,
+    instanceId: "instance-a",
+    ...(extra.from === undefined ? {} : { from: extra.from }),
+    ...(extra.to === undefined ? {} : { to: extra.to }),
+    at: DateTime.unsafeMake(1_700_000_123_456),
+    message,
+    ...(extra.lockEpoch === undefined ? {} : { lockEpoch: extra.lockEpoch })
+  })
+
+const encodedEvent = Schema.encodeSync(Lifecycle.LifecycleEvent)
+const encodedStatus = Schema.encodeSync(Status.InstanceStatus)
+
+/** A status payload of `exchangeId`. */
+export const statusOf = (
+  exchangeId: Exchange.ExchangeId,
+  connectionState: Lifecycle.ConnectionState = "active"
+): Status.InstanceStatus =>
+  new Status.InstanceStatus({
+    exchangeId,
+    exchangeName: Exchange.ExchangeName.make("sim_binance"),
+    instanceId: "instance-a",
+    connectionState,
+    connectedAt: DateTime.unsafeMake(1_700_000_000_000),
+    lastHeartbeat: DateTime.unsafeMake(1_700_000_010_000),
+    symbolCount: 25,
+    adminEmail: null,
+    adminDisplayName: null,
+    ipAddress: "127.0.0.1",
+    ipSource: "local",
+    hostname: "test-host",
+    lastError: null,
+    lockEpoch: 3,
+    mode: "exchange",
+    version: "0.0.0-test"
+  })
+
+/** A lock holder named `instanceId`. */
+export const holderNamed = (instanceId: string): ExchangeLock.LockHolder =>
+  new ExchangeLock.LockHolder({ instanceId, hostname: `${instanceId}.local`, ipAddress: "10.0.0.1", connectedAt: null })
+
+/** The error of a failed effect, or a test failure when it succeeds. */
+export const failure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<E, never, R> =>
+  Effect.flatMap(Effect.either(self), (result) =>
+    Either.isLeft(result) ? Effect.succeed(result.left) : Effect.dieMessage("expected a failure, got a success")
+  )
+
+/** Assert a `CacheError` with the given reason. */
+export const assertCacheError = (error: unknown, reason: CacheError.Reason): void => {
+  assert.instanceOf(error, Error)
+  const tagged = error as CacheError.CacheError
+  assert.strictEqual(tagged._tag, "CacheError")
+  assert.strictEqual(tagged.reason, reason, tagged.message)
+}
+
+const Message = Schema.Struct({ n: Schema.Number })
+
+const IndicatorState = Schema.Struct({
+  ema: Schema.Number,
+  seeded: Schema.Boolean,
+  updatedAt: Schema.DateTimeUtc
+})
+
+/** Registers one test over the suite's services, on the live clock and with a Scope. */
+export type Test<R> = <A, E>(name: string, body: () => Effect.Effect<A, E, R | Scope.Scope>, timeout?: number) => void
+
+/**
+ * Register the suite for one backing. `services` is built once, when the first test needs it, and shared by
+ * all; `extra` adds tests only this backing can run, over the same services. Every test awaits the build, so
+ * a backing that cannot start (Redis not running) fails each test with the build error rather than having
+ * vitest report them skipped after a failed `beforeAll`.
+ */
+export const conformance = <R = never>(
+  name: string,
+  services: Layer.Layer<Env | R, unknown>,
+  extra?: (test: Test<Env | R>) => void
+): void => {
+  describe(name, () => {
+    const runtime = ManagedRuntime.make(services)
+    afterAll(() => runtime.dispose(), 30_000)
+    const test: Test<Env | R> = (title, body, timeout) =>
+      it.scopedLive(title, () => body().pipe(Effect.provide(runtime)), timeout)
+
+    describe("CandleCache", () => {
+      test("an empty series has no candles", () =>
+        Effect.gen(function* () {
+          const cache = yield* CandleCache.CandleCache
+          const series = freshSeries()
+          assert.strictEqual(yield* cache.count(series), 0)
+          assert.isTrue(Option.isNone(yield* cache.latest(series)))
+          assert.deepStrictEqual(yield* cache.recent(series, 10), [])
+          assert.deepStrictEqual(yield* cache.range(series, 0, Number.MAX_SAFE_INTEGER), [])
+          assert.strictEqual(yield* cache.contiguousClosed(series), 0)
+        })
+      )
+
+      test("upsert is idempotent per openTime: one member, the latest value", () =>
+        Effect.gen(function* () {
+          const cache = yield* CandleCache.CandleCache
+          const series = freshSeries()
+          yield* cache.upsert(series, candleAt(t0, 10, false))
+          yield* cache.upsert(series, candleAt(t0, 11, true))
+          assert.strictEqual(yield* cache.count(series), 1)
+          const latest = Option.getOrThrow(yield* cache.latest(series))
+          assert.strictEqual(latest.close, 11)
+          assert.isTrue(latest.closed)
+
+          yield* cache.upsertMany(series, [candleAt(t0, 12), candleAt(t0 + fiveMinutes, 13), candleAt(t0, 14)])
+          assert.strictEqual(yield* cache.count(series), 2)
+          assert.deepStrictEqual(closes(yield* cache.range(series, t0, t0 + fiveMinutes)), [14, 13])
+          yield* cache.upsertMany(series, [])
+          assert.strictEqual(yield* cache.count(series), 2)
+        })
+      )
+
+      test("keeps the newest candles up to the configured cap", () =>
+        Effect.gen(function* () {
+          const cache = yield* CandleCache.CandleCache
+          const { candleCacheSize } = yield* CacheConfig.CacheConfig
+          assert.strictEqual(candleCacheSize, testCandleCacheSize)
+          const series = freshSeries()
+          const overflow = 5
+          yield* cache.upsertMany(series, series5m(candleCacheSize + overflow))
+          assert.strictEqual(yield* cache.count(series), candleCacheSize)
+          const kept = yield* cache.recent(series, 1_000)
+          assert.strictEqual(kept.length, candleCacheSize)
+          assert.strictEqual(kept[0]!.openTime, t0 + overflow * fiveMinutes)
+          assert.strictEqual(kept[kept.length - 1]!.openTime, t0 + (candleCacheSize + overflow - 1) * fiveMinutes)
+
+          // An older candle than the window is trimmed straight away; a newer one pushes out the oldest.
+          yield* cache.upsert(series, candleAt(t0, 99))
+          assert.strictEqual(yield* cache.count(series), candleCacheSize)
+          assert.deepStrictEqual(yield* cache.range(series, t0, t0), [])
+          yield* cache.upsert(series, candleAt(t0 + (candleCacheSize + overflow) * fiveMinutes, 7))
+          assert.strictEqual(yield* cache.count(series), candleCacheSize)
+          assert.strictEqual((yield* cache.recent(series, 1_000))[0]!.openTime, t0 + (overflow + 1) * fiveMinutes)
+        })
+      )
+
+      test("range and recent return oldest first, whatever the insertion order", () =>
+        Effect.gen(function* () {
+          const cache = yield* CandleCache.CandleCache
+          const series = freshSeries()
+          const candles = series5m(6)
+          yield* cache.upsertMany(series, [candles[3]!, candles[0]!, candles[5]!])
+          yield* cache.upsert(series, candles[1]!)
+          yield* cache.upsertMany(series, [candles[4]!, candles[2]!])
+
+          assert.deepStrictEqual(closes(yield* cache.range(series, t0, t0 + 10 * fiveMinutes)), [10, 11, 12, 13, 14, 15])
+          assert.deepStrictEqual(closes(yield* cache.range(series, t0 + fiveMinutes, t0 + 3 * fiveMinutes)), [11, 12, 13])
+          assert.deepStrictEqual(closes(yield* cache.range(series, t0 + 3 * fiveMinutes, t0 + fiveMinutes)), [])
+          assert.deepStrictEqual(closes(yield* cache.recent(series, 3)), [13, 14, 15])
+          assert.deepStrictEqual(closes(yield* cache.recent(series, 100)), [10, 11, 12, 13, 14, 15])
+          assert.deepStrictEqual(yield* cache.recent(series, 0), [])
+          assert.strictEqual(Option.getOrThrow(yield* cache.latest(series)).close, 15)
+          assertCacheError(yield* failure(cache.recent(series, -1)), "Argument")
+        })
+      )
+
+      test("series are independent and clear empties only one", () =>
+        Effect.gen(function* () {
+          const cache = yield* CandleCache.CandleCache
+          const fast = freshSeries("5m")
+          const slow = { ...fast, timeframe: "1h" as const }
+          yield* cache.upsertMany(fast, series5m(3))
+          yield* cache.upsert(slow, candleAt(t0, 50))
+          assert.strictEqual(yield* cache.count(fast), 3)
+          assert.strictEqual(yield* cache.count(slow), 1)
+          yield* cache.clear(fast)
+          assert.strictEqual(yield* cache.count(fast), 0)
+          assert.strictEqual(yield* cache.count(slow), 1)
+        })
+      )
+
+      test("contiguousClosed counts back from the newest closed candle, stepping by the timeframe", () =>
+        Effect.gen(function* () {
+          const cache = yield* CandleCache.CandleCache
+          const complete = freshSeries()
+          yield* cache.upsertMany(complete, series5m(10))
+          assert.strictEqual(yield* cache.contiguousClosed(complete), 10)
+          // A forming candle on top does not count and does not break the run below it.
+          yield* cache.upsert(complete, candleAt(t0 + 10 * fiveMinutes, 1, false))
+          assert.strictEqual(yield* cache.contiguousClosed(complete), 10)
+          assert.strictEqual(yield* cache.contiguousClosed(complete, { endingAt: t0 + 10 * fiveMinutes }), 0)
+          assert.strictEqual(yield* cache.contiguousClosed(complete, { endingAt: t0 + 3 * fiveMinutes }), 4)
+          assert.strictEqual(yield* cache.contiguousClosed(complete, { endingAt: t0 + 50 * fiveMinutes }), 0)
+
+          const holed = freshSeries()
+          yield* cache.upsertMany(holed, series5m(10, { skip: [4] }))
+          assert.strictEqual(yield* cache.contiguousClosed(holed), 5)
+          assert.strictEqual(yield* cache.contiguousClosed(holed, { endingAt: t0 + 4 * fiveMinutes }), 0)
+          assert.strictEqual(yield* cache.contiguousClosed(holed, { endingAt: t0 + 3 * fiveMinutes }), 4)
+
+          const formingInside = freshSeries()
+          yield* cache.upsertMany(formingInside, series5m(6, { forming: [2] }))
+          assert.strictEqual(yield* cache.contiguousClosed(formingInside), 3)
+
+          const hourly = freshSeries("1h")
+          const hour = Timeframe.durationMs["1h"]
+          yield* cache.upsertMany(hourly, [0, 1, 2, 4, 5].map((i) => candleAt(t0 + i * hour, 20 + i)))
+          assert.strictEqual(yield* cache.contiguousClosed(hourly), 2)
+          assert.strictEqual(yield* cache.contiguousClosed(hourly, { endingAt: t0 + 2 * hour }), 3)
+        })
+      )
+    })
+
+    describe("TickerCache", () => {
+      test("stores the latest ticker per exchange and symbol", () =>
+        Effect.gen(function* () {
+          const tickers = yield* TickerCache.TickerCache
+          const exchangeId = freshExchange()
+          const eth = Market.SymbolId.make("ETH-USD")
+          assert.isTrue(Option.isNone(yield* tickers.get(exchangeId, btc)))
+          const first = new Ticker.Ticker({ symbol: btc, price: 100, volume24h: 5, bestBid: 99.5, time: 1 })
+          const second = new Ticker.Ticker({ symbol: btc, price: 101, volume24h: 6, time: 2 })
+          yield* tickers.set(exchangeId, first)
+          yield* tickers.set(exchangeId, new Ticker.Ticker({ symbol: eth, price: 3, volume24h: 1, time: 1 }))
+          assert.deepStrictEqual(Option.getOrThrow(yield* tickers.get(exchangeId, btc)), first)
+          yield* tickers.set(exchangeId, second)
+          assert.deepStrictEqual(Option.getOrThrow(yield* tickers.get(exchangeId, btc)), second)
+          assert.strictEqual(Option.getOrThrow(yield* tickers.get(exchangeId, eth)).price, 3)
+          assert.isTrue(Option.isNone(yield* tickers.get(freshExchange(), btc)))
+        })
+      )
+    })
+
+    describe("IndicatorStore", () => {
+      test("round-trips a state through the caller's schema and removes it", () =>
+        Effect.gen(function* () {
+          const store = yield* IndicatorStore.IndicatorStore
+          const series = freshSeries("1h")
+          assert.isTrue(Option.isNone(yield* store.get(series, IndicatorState)))
+          const state = { ema: 42.5, seeded: true, updatedAt: DateTime.unsafeMake(1_700_000_000_000) }
+          yield* store.set(series, IndicatorState, state)
+          const loaded = Option.getOrThrow(yield* store.get(series, IndicatorState))
+          assert.strictEqual(loaded.ema, 42.5)
+          assert.isTrue(loaded.seeded)
+          assert.strictEqual(DateTime.toEpochMillis(loaded.updatedAt), 1_700_000_000_000)
+          yield* store.remove(series)
+          assert.isTrue(Option.isNone(yield* store.get(series, IndicatorState)))
+        })
+      )
+
+      test("a state that does not fit the schema is a Decode error; a bad value an Encode error", () =>
+        Effect.gen(function* () {
+          const store = yield* IndicatorStore.IndicatorStore
+          const series = freshSeries("4h")
+          yield* store.set(series, IndicatorState, { ema: 1, seeded: false, updatedAt: DateTime.unsafeMake(0) })
+          assertCacheError(yield* failure(store.get(series, Schema.Struct({ ema: Schema.String }))), "Decode")
+          assertCacheError(yield* failure(store.set(series, Schema.Number.pipe(Schema.positive()), -1)), "Encode")
+        })
+      )
+    })
+
+    describe("Bus", () => {
+      test("a subscriber gets what is published right after subscribe returns, in order", () =>
+        Effect.gen(function* () {
+          const bus = yield* Bus.Bus
+          const channel = Keys.alertsChannel(freshExchange())
+          const messages = yield* bus.subscribe(channel, Message)
+          yield* bus.publish(channel, Message, { n: 1 })
+          yield* bus.publish(channel, Message, { n: 2 })
+          yield* bus.publish(channel, Message, { n: 3 })
+          const got = yield* messages.pipe(Stream.take(3), Stream.runCollect, Effect.timeout("3 seconds"))
+          assert.deepStrictEqual(Chunk.toArray(got), [{ n: 1 }, { n: 2 }, { n: 3 }])
+        })
+      )
+
+      test("a malformed message is skipped and the stream goes on", () =>
+        Effect.gen(function* () {
+          const bus = yield* Bus.Bus
+          const channel = Keys.tickerChannel(freshExchange(), btc)
+          const messages = yield* bus.subscribe(channel, Message)
+          yield* bus.publish(channel, Message, { n: 1 })
+          yield* bus.publish(channel, Schema.String, "not a message")
+          yield* bus.publish(channel, Schema.Struct({ n: Schema.String }), { n: "two" })
+          yield* bus.publish(channel, Message, { n: 2 })
+          const got = yield* messages.pipe(Stream.take(2), Stream.runCollect, Effect.timeout("3 seconds"))
+          assert.deepStrictEqual(Chunk.toArray(got), [{ n: 1 }, { n: 2 }])
+        })
+      )
+
+      test("every subscriber of a channel gets each message; other channels stay apart", () =>
+        Effect.gen(function* () {
+          const bus = yield* Bus.Bus
+          const exchangeId = freshExchange()
+          const channel = Keys.candleCloseChannel({ exchangeId, symbol: btc, timeframe: "5m" })
+          const other = Keys.candleCloseChannel({ exchangeId, symbol: btc, timeframe: "1h" })
+          const first = yield* bus.subscribe(channel, Message)
+          const second = yield* bus.subscribe(channel, Message)
+          yield* bus.publish(other, Message, { n: 0 })
+          yield* bus.publish(channel, Message, { n: 7 })
+          const take1 = (s: Stream.Stream<{ readonly n: number }, CacheError.CacheError>) =>
+            s.pipe(Stream.take(1), Stream.runCollect, Effect.map(Chunk.toArray), Effect.timeout("3 seconds"))
+          assert.deepStrictEqual(yield* take1(first), [{ n: 7 }])
+          assert.deepStrictEqual(yield* take1(second), [{ n: 7 }])
+        })
+      )
+
+      test("publishing with nobody subscribed succeeds; a subscription ends with its scope", () =>
+        Effect.gen(function* () {
+          const bus = yield* Bus.Bus
+          const channel = Keys.alertsChannel(freshExchange())
+          yield* bus.publish(channel, Message, { n: 1 })
+          const got = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const messages = yield* bus.subscribe(channel, Message)
+              yield* bus.publish(channel, Message, { n: 2 })
+              return yield* messages.pipe(Stream.take(1), Stream.runCollect, Effect.timeout("3 seconds"))
+            })
+          )
+          assert.deepStrictEqual(Chunk.toArray(got), [{ n: 2 }])
+          yield* bus.publish(channel, Message, { n: 3 })
+          const viaStream = yield* Bus.stream(channel, Message).pipe(
+            Stream.take(1),
+            Stream.runCollect,
+            Effect.timeout("300 millis"),
+            Effect.option
+          )
+          assert.isTrue(Option.isNone(viaStream), "a fresh subscription sees nothing published before it")
+        })
+      )
+    })
+
+    describe("EventLog", () => {
+      test("append returns growing ids; range reads back the events, bounded and counted", () =>
+        Effect.gen(function* () {
+          const log = yield* EventLog.EventLog
+          const name = freshName()
+          const exchangeId = freshExchange()
+          assert.deepStrictEqual(yield* log.range(name), [])
+          const events = [
+            event(exchangeId, "starting", { from: "idle", to: "starting", lockEpoch: 4 }),
+            event(exchangeId, "socket closed", { type: "error" }),
+            event(exchangeId, "lock taken", { type: "lock_acquired", lockEpoch: 5 })
+          ]
+          const ids: Array<string> = []
+          for (const e of events) ids.push(yield* log.append(name, e))
+          const [id1, id2, id3] = ids as [string, string, string]
+          assert.notStrictEqual(id1, id2)
+          assert.isTrue(ids.every((id) => /^\d+-\d+$/.test(id)))
+
+          const all = yield* log.range(name)
+          assert.deepStrictEqual(
+            all.map((entry) => entry.id),
+            ids
+          )
+          assert.deepStrictEqual(
+            all.map((entry) => encodedEvent(entry.event)),
+            events.map((e) => encodedEvent(e))
+          )
+          assert.isUndefined(all[1]!.event.from)
+          assert.isUndefined(all[1]!.event.lockEpoch)
+
+          assert.deepStrictEqual(
+            (yield* log.range(name, { count: 2 })).map((entry) => entry.id),
+            [id1, id2]
+          )
+          assert.deepStrictEqual(
+            (yield* log.range(name, { from: id2 })).map((entry) => entry.id),
+            [id2, id3]
+          )
+          assert.deepStrictEqual(
+            (yield* log.range(name, { to: id2 })).map((entry) => entry.id),
+            [id1, id2]
+          )
+          assert.deepStrictEqual(
+            (yield* log.range(name, { from: id2, to: id2 })).map((entry) => entry.id),
+            [id2]
+          )
+          assertCacheError(yield* failure(log.range(name, { from: "yesterday" })), "Argument")
+          assertCacheError(yield* failure(log.range(name, { count: 0 })), "Argument")
+        })
+      )
+
+      test("tail delivers entries after the given id, then new ones as they are appended", () =>
+        Effect.gen(function* () {
+          const log = yield* EventLog.EventLog
+          const name = freshName()
+          const exchangeId = freshExchange()
+          const id1 = yield* log.append(name, event(exchangeId, "one"))
+          const id2 = yield* log.append(name, event(exchangeId, "two"))
+          const tail = yield* log.tail(name, { fromId: id1 }).pipe(
+            Stream.take(3),
+            Stream.runCollect,
+            Effect.timeout("5 seconds"),
+            Effect.fork
+          )
+          yield* Effect.sleep("50 millis")
+          const id3 = yield* log.append(name, event(exchangeId, "three"))
+          const id4 = yield* log.append(name, event(exchangeId, "four"))
+          const got = Chunk.toArray(yield* Fiber.join(tail))
+          assert.deepStrictEqual(
+            got.map((entry) => entry.id),
+            [id2, id3, id4]
+          )
+          assert.deepStrictEqual(
+            got.map((entry) => entry.event.message),
+            ["two", "three", "four"]
+          )
+
+          const replay = yield* log.tail(name, { fromId: "0" }).pipe(Stream.take(4), Stream.runCollect, Effect.timeout("5 seconds"))
+          assert.strictEqual(Chunk.size(replay), 4)
+          assertCacheError(yield* failure(Stream.runDrain(log.tail(name, { fromId: "latest" }))), "Argument")
+        })
+      )
+
+      test("tail from $ sees only entries appended after it started", () =>
+        Effect.gen(function* () {
+          const log = yield* EventLog.EventLog
+          const name = freshName()
+          const exchangeId = freshExchange()
+          yield* log.append(name, event(exchangeId, "before"))
+          const tail = yield* log.tail(name, { fromId: "$" }).pipe(
+            Stream.take(1),
+            Stream.runCollect,
+            Effect.timeout("5 seconds"),
+            Effect.fork
+          )
+          yield* Effect.sleep("200 millis")
+          yield* log.append(name, event(exchangeId, "after"))
+          const got = Chunk.toArray(yield* Fiber.join(tail))
+          assert.deepStrictEqual(
+            got.map((entry) => entry.event.message),
+            ["after"]
+          )
+        })
+      )
+
+      test("trim deletes the entries appended before a time", () =>
+        Effect.gen(function* () {
+          const log = yield* EventLog.EventLog
+          const name = freshName()
+          const exchangeId = freshExchange()
+          yield* log.append(name, event(exchangeId, "old"))
+          yield* Effect.sleep("30 millis")
+          const cutoff = yield* DateTime.now
+          yield* Effect.sleep("30 millis")
+          yield* log.append(name, event(exchangeId, "new"))
+          assert.strictEqual(yield* log.trim(name, cutoff), 1)
+          assert.deepStrictEqual(
+            (yield* log.range(name)).map((entry) => entry.event.message),
+            ["new"]
+          )
+          assert.strictEqual(yield* log.trim(name, cutoff), 0)
+          assert.strictEqual(yield* log.trim(freshName(), cutoff), 0)
+        })
+      )
+    })
+
+    describe("StatusStore", () => {
+      test("put, get and list live statuses; they expire after their TTL", () =>
+        Effect.gen(function* () {
+          const store = yield* StatusStore.StatusStore
+          const a = freshExchange()
+          const b = freshExchange()
+          assert.isTrue(Option.isNone(yield* store.get(a)))
+          yield* store.put(statusOf(a, "warming"), "10 seconds")
+          yield* store.put(statusOf(a, "active"), "10 seconds")
+          yield* store.put(statusOf(b), "200 millis")
+          assert.strictEqual(Option.getOrThrow(yield* store.get(a)).connectionState, "active")
+          assert.deepStrictEqual(encodedStatus(Option.getOrThrow(yield* store.get(b))), encodedStatus(statusOf(b)))
+          const listed = (yield* store.list()).filter((s) => s.exchangeId === a || s.exchangeId === b)
+          assert.deepStrictEqual(
+            listed.map((s) => s.exchangeId),
+            [a, b]
+          )
+
+          yield* Effect.sleep("350 millis")
+          assert.isTrue(Option.isNone(yield* store.get(b)))
+          assert.isTrue(Option.isSome(yield* store.get(a)))
+          const after = (yield* store.list()).map((s) => s.exchangeId)
+          assert.include(after, a)
+          assert.notInclude(after, b)
+
+          yield* store.remove(a)
+          assert.isTrue(Option.isNone(yield* store.get(a)))
+        })
+      )
+
+      test("a put refreshes the TTL", () =>
+        Effect.gen(function* () {
+          const store = yield* StatusStore.StatusStore
+          const a = freshExchange()
+          yield* store.put(statusOf(a), "500 millis")
+          yield* Effect.sleep("300 millis")
+          yield* store.put(statusOf(a), "500 millis")
+          yield* Effect.sleep("300 millis")
+          assert.isTrue(Option.isSome(yield* store.get(a)))
+        })
+      )
+    })
+
+    describe("ExchangeLock", () => {
+      test("acquire, deny, renew and release only by the holder at its epoch", () =>
+        Effect.gen(function* () {
+          const lock = yield* ExchangeLock.ExchangeLock
+          const exchangeId = freshExchange()
+          assert.isTrue(Option.isNone(yield* lock.holder(exchangeId)))
+
+          const a = yield* lock.acquire(exchangeId, holderNamed("instance-a"), "10 seconds")
+          assert.strictEqual(a.exchangeId, exchangeId)
+          assert.strictEqual(a.holder.instanceId, "instance-a")
+          assert.isAtLeast(a.epoch, 1)
+          const held = Option.getOrThrow(yield* lock.holder(exchangeId))
+          assert.strictEqual(held.epoch, a.epoch)
+          assert.strictEqual(held.holder.hostname, "instance-a.local")
+
+          const denied = yield* failure(lock.acquire(exchangeId, holderNamed("instance-b"), "10 seconds"))
+          assert.strictEqual(denied._tag, "LockHeldElsewhere")
+          if (denied._tag === "LockHeldElsewhere") {
+            assert.strictEqual(denied.holder.instanceId, "instance-a")
+            assert.strictEqual(denied.epoch, a.epoch)
+            assert.include(denied.message, "instance-a")
+          }
+
+          yield* lock.renew(exchangeId, "instance-a", a.epoch, "10 seconds")
+          const notHolder = yield* failure(lock.renew(exchangeId, "instance-b", a.epoch, "10 seconds"))
+          assert.strictEqual(notHolder._tag, "LockLost")
+          const staleEpoch = yield* failure(lock.renew(exchangeId, "instance-a", a.epoch - 1, "10 seconds"))
+          assert.strictEqual(staleEpoch._tag, "LockLost")
+          if (staleEpoch._tag === "LockLost") assert.strictEqual(staleEpoch.current?.epoch, a.epoch)
+
+          assert.isFalse(yield* lock.release(exchangeId, "instance-b", a.epoch))
+          assert.isFalse(yield* lock.release(exchangeId, "instance-a", a.epoch + 1))
+          assert.isTrue(Option.isSome(yield* lock.holder(exchangeId)))
+          assert.isTrue(yield* lock.release(exchangeId, "instance-a", a.epoch))
+          assert.isTrue(Option.isNone(yield* lock.holder(exchangeId)))
+          assert.isFalse(yield* lock.release(exchangeId, "instance-a", a.epoch))
+
+          const lostAfterRelease = yield* failure(lock.renew(exchangeId, "instance-a", a.epoch, "10 seconds"))
+          assert.strictEqual(lostAfterRelease._tag, "LockLost")
+          if (lostAfterRelease._tag === "LockLost") assert.isNull(lostAfterRelease.current)
+
+          const b = yield* lock.acquire(exchangeId, holderNamed("instance-b"), "10 seconds")
+          assert.isAbove(b.epoch, a.epoch)
+          yield* lock.release(exchangeId, "instance-b", b.epoch)
+          const again = yield* lock.acquire(exchangeId, holderNamed("instance-a"), "10 seconds")
+          assert.isAbove(again.epoch, b.epoch)
+          yield* lock.release(exchangeId, "instance-a", again.epoch)
+        })
+      )
+
+      test("an unrenewed lock expires and frees itself; the stale holder is fenced out", () =>
+        Effect.gen(function* () {
+          const lock = yield* ExchangeLock.ExchangeLock
+          const exchangeId = freshExchange()
+          const a = yield* lock.acquire(exchangeId, holderNamed("instance-a"), "200 millis")
+          yield* Effect.sleep("350 millis")
+          assert.isTrue(Option.isNone(yield* lock.holder(exchangeId)))
+          const b = yield* lock.acquire(exchangeId, holderNamed("instance-b"), "10 seconds")
+          assert.isAbove(b.epoch, a.epoch)
+
+          const fenced = yield* failure(lock.renew(exchangeId, "instance-a", a.epoch, "10 seconds"))
+          assert.strictEqual(fenced._tag, "LockLost")
+          if (fenced._tag === "LockLost") {
+            assert.strictEqual(fenced.current?.holder.instanceId, "instance-b")
+            assert.strictEqual(fenced.current?.epoch, b.epoch)
+          }
+          assert.isFalse(yield* lock.release(exchangeId, "instance-a", a.epoch))
+          assert.strictEqual(Option.getOrThrow(yield* lock.holder(exchangeId)).holder.instanceId, "instance-b")
+        })
+      )
+
+      test("renew extends the lease", () =>
+        Effect.gen(function* () {
+          const lock = yield* ExchangeLock.ExchangeLock
+          const exchangeId = freshExchange()
+          const a = yield* lock.acquire(exchangeId, holderNamed("instance-a"), "500 millis")
+          yield* Effect.sleep("300 millis")
+          yield* lock.renew(exchangeId, "instance-a", a.epoch, "500 millis")
+          yield* Effect.sleep("300 millis")
+          assert.strictEqual(Option.getOrThrow(yield* lock.holder(exchangeId)).epoch, a.epoch)
+        })
+      )
+    })
+
+    extra?.(test)
+  })
+}
