@@ -60,8 +60,8 @@ describe("Lifecycle", () => {
   it.prop("a random walk along allowed edges never reaches an invalid state", [fc.array(fc.nat(), { maxLength: 60 })], ([choices]) => {
     let current: Lifecycle.ConnectionState = "idle"
     for (const choice of choices) {
-      const options = Lifecycle.transitions[current]
-      const next = options[choice % options.length]!
+      const options: ReadonlyArray<Lifecycle.ConnectionState> = Lifecycle.transitions[current]
+      const next: Lifecycle.ConnectionState = options[choice % options.length]!
       current = Either.getOrThrow(Lifecycle.transition(current, next))
     }
     assert.include(Lifecycle.states, current)
