@@ -1,5 +1,6 @@
 import { defineProject } from "vitest/config"
 
 export default defineProject({
-  test: { name: "node", include: ["test/**/*.test.ts"] }
+  // Each case starts the real command (tsx + Effect) once or more: seconds, not milliseconds.
+  test: { name: "node", include: ["test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 30_000 }
 })
