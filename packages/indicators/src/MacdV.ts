@@ -84,75 +84,165 @@ export const initial: State = {
   rangeBoundBars: 0
 }
 
-/** Advance the state by one closed candle. */
-export const step = (state: State, candle: Input): State => {
-  const index = state.bars
-  const close = candle.close
+const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x)
+const orNaN = (x: number | null): number => (x === null ? Number.NaN : x)
 
-  // EMA(n): seeded with the simple average of the first n closes at index n − 1, then α·x + (1 − α)·EMA.
-  // Written out rather than shared through a helper returning a pair: this is the hot path.
-  let { fastEma, fastSeedSum, slowEma, slowSeedSum } = state
-  if (fastEma !== null) fastEma = FAST_ALPHA * close + (1 - FAST_ALPHA) * fastEma
-  else {
-    fastSeedSum += close
-    if (index === FAST - 1) fastEma = fastSeedSum / FAST
-  }
-  if (slowEma !== null) slowEma = SLOW_ALPHA * close + (1 - SLOW_ALPHA) * slowEma
-  else {
-    slowSeedSum += close
-    if (index === SLOW - 1) slowEma = slowSeedSum / SLOW
+/**
+ * The state held in mutable number fields, for the hot path: an actor keeps one per series and snapshots it with
+ * `state()` when it saves. Undefined values are NaN here (inputs are finite, so NaN never arises otherwise); that
+ * keeps every field a plain double, so a step allocates nothing. `step` and `batch` are built on `push`, so every
+ * way of advancing runs the same arithmetic.
+ */
+export class Accumulator {
+  bars = 0
+  prevClose = Number.NaN
+  fastSeedSum = 0
+  slowSeedSum = 0
+  fastEma = Number.NaN
+  slowEma = Number.NaN
+  observed = 0
+  atrSeedSum = 0
+  atr = Number.NaN
+  firstObservedBar = Number.NaN
+  lastObservedBar = Number.NaN
+  macdV = Number.NaN
+  values = 0
+  signalSeedSum = 0
+  signal = Number.NaN
+  rangeBoundBars = 0
+
+  /** An accumulator resuming from a saved state. */
+  static from(state: State): Accumulator {
+    const acc = new Accumulator()
+    acc.bars = state.bars
+    acc.prevClose = orNaN(state.prevClose)
+    acc.fastSeedSum = state.fastSeedSum
+    acc.slowSeedSum = state.slowSeedSum
+    acc.fastEma = orNaN(state.fastEma)
+    acc.slowEma = orNaN(state.slowEma)
+    acc.observed = state.observed
+    acc.atrSeedSum = state.atrSeedSum
+    acc.atr = orNaN(state.atr)
+    acc.firstObservedBar = orNaN(state.firstObservedBar)
+    acc.lastObservedBar = orNaN(state.lastObservedBar)
+    acc.macdV = orNaN(state.macdV)
+    acc.values = state.values
+    acc.signalSeedSum = state.signalSeedSum
+    acc.signal = orNaN(state.signal)
+    acc.rangeBoundBars = state.rangeBoundBars
+    return acc
   }
 
-  // Informative ATR: a synthetic candle has no true range, so ATR and its counters carry forward.
-  let { observed, atrSeedSum, atr, firstObservedBar, lastObservedBar } = state
-  if (!candle.synthetic) {
-    const range = candle.high - candle.low
-    const prevClose = state.prevClose
-    const tr =
-      prevClose === null ? range : Math.max(range, Math.abs(candle.high - prevClose), Math.abs(candle.low - prevClose))
-    observed += 1
-    if (firstObservedBar === null) firstObservedBar = index
-    lastObservedBar = index
-    if (atr !== null) atr = (atr * (ATR_PERIOD - 1) + tr) / ATR_PERIOD
+  /** Advance by one closed candle: O(1), no allocation. */
+  push(candle: Input): this {
+    const index = this.bars
+    const close = candle.close
+
+    // EMA(n): seeded with the simple average of the first n closes at index n − 1, then α·x + (1 − α)·EMA.
+    if (index >= FAST) this.fastEma = FAST_ALPHA * close + (1 - FAST_ALPHA) * this.fastEma
     else {
-      atrSeedSum += tr
-      if (observed === ATR_PERIOD) atr = atrSeedSum / ATR_PERIOD
+      this.fastSeedSum += close
+      if (index === FAST - 1) this.fastEma = this.fastSeedSum / FAST
+    }
+    if (index >= SLOW) this.slowEma = SLOW_ALPHA * close + (1 - SLOW_ALPHA) * this.slowEma
+    else {
+      this.slowSeedSum += close
+      if (index === SLOW - 1) this.slowEma = this.slowSeedSum / SLOW
+    }
+
+    // Informative ATR: a synthetic candle has no true range, so ATR and its counters carry forward.
+    if (!candle.synthetic) {
+      const range = candle.high - candle.low
+      const prevClose = this.prevClose
+      const tr =
+        index === 0 ? range : Math.max(range, Math.abs(candle.high - prevClose), Math.abs(candle.low - prevClose))
+      const observed = this.observed + 1
+      this.observed = observed
+      if (observed === 1) this.firstObservedBar = index
+      this.lastObservedBar = index
+      if (observed > ATR_PERIOD) this.atr = (this.atr * (ATR_PERIOD - 1) + tr) / ATR_PERIOD
+      else {
+        this.atrSeedSum += tr
+        if (observed === ATR_PERIOD) this.atr = this.atrSeedSum / ATR_PERIOD
+      }
+    }
+
+    // Defined once EMA26 and ATR are (NaN otherwise, which fails `> 0`); ATR = 0, a flat market, gives no value
+    // rather than a division by zero.
+    const atr = this.atr
+    if (index >= SLOW - 1 && atr > 0) {
+      const macdV = ((this.fastEma - this.slowEma) / atr) * 100
+      this.macdV = macdV
+      // Signal: EMA(9) over the defined values only, seeded with the average of the first nine.
+      const values = this.values + 1
+      this.values = values
+      if (values > SIGNAL) this.signal = SIGNAL_ALPHA * macdV + (1 - SIGNAL_ALPHA) * this.signal
+      else {
+        this.signalSeedSum += macdV
+        if (values === SIGNAL) this.signal = this.signalSeedSum / SIGNAL
+      }
+      this.rangeBoundBars = Stage.isRangeBound(macdV) ? this.rangeBoundBars + 1 : 0
+    } else {
+      this.macdV = Number.NaN
+      this.rangeBoundBars = 0
+    }
+
+    this.prevClose = close
+    this.bars = index + 1
+    return this
+  }
+
+  /** A snapshot as a plain, JSON-ready `State`. */
+  state(): State {
+    return {
+      bars: this.bars,
+      prevClose: orNull(this.prevClose),
+      fastSeedSum: this.fastSeedSum,
+      slowSeedSum: this.slowSeedSum,
+      fastEma: orNull(this.fastEma),
+      slowEma: orNull(this.slowEma),
+      observed: this.observed,
+      atrSeedSum: this.atrSeedSum,
+      atr: orNull(this.atr),
+      firstObservedBar: orNull(this.firstObservedBar),
+      lastObservedBar: orNull(this.lastObservedBar),
+      macdV: orNull(this.macdV),
+      values: this.values,
+      signalSeedSum: this.signalSeedSum,
+      signal: orNull(this.signal),
+      rangeBoundBars: this.rangeBoundBars
     }
   }
 
-  // ATR = 0 (a flat market) gives no value rather than a division by zero.
-  const macdV = fastEma !== null && slowEma !== null && atr !== null && atr > 0 ? ((fastEma - slowEma) / atr) * 100 : null
-
-  // Signal: EMA(9) over the defined values only, seeded with the average of the first nine.
-  let { values, signalSeedSum, signal } = state
-  if (macdV !== null) {
-    values += 1
-    if (signal !== null) signal = SIGNAL_ALPHA * macdV + (1 - SIGNAL_ALPHA) * signal
-    else {
-      signalSeedSum += macdV
-      if (values === SIGNAL) signal = signalSeedSum / SIGNAL
+  /** The reading at the latest bar. */
+  reading(): Reading {
+    const meta: Validity = {
+      seeded: !Number.isNaN(this.atr),
+      nEff: this.observed,
+      spanBars: this.observed === 0 ? 0 : this.lastObservedBar - this.firstObservedBar + 1,
+      bars: this.bars
     }
-  }
-
-  return {
-    bars: index + 1,
-    prevClose: close,
-    fastSeedSum,
-    slowSeedSum,
-    fastEma,
-    slowEma,
-    observed,
-    atrSeedSum,
-    atr,
-    firstObservedBar,
-    lastObservedBar,
-    macdV,
-    values,
-    signalSeedSum,
-    signal,
-    rangeBoundBars: macdV !== null && Stage.isRangeBound(macdV) ? state.rangeBoundBars + 1 : 0
+    const macdV = this.macdV
+    if (Number.isNaN(macdV)) {
+      return { _tag: "NoValue", reason: meta.seeded ? "No price movement" : "Low trading activity", validity: meta }
+    }
+    const signal = this.signal
+    if (Number.isNaN(signal)) {
+      return { _tag: "Value", macdV, signal: undefined, histogram: undefined, stage: undefined, validity: meta }
+    }
+    return {
+      _tag: "Value",
+      macdV,
+      signal,
+      histogram: macdV - signal,
+      stage: Stage.classify(macdV, signal, this.rangeBoundBars),
+      validity: meta
+    }
   }
 }
+
+/** Advance a saved state by one closed candle (pure: the input state is left as it was). */
+export const step = (state: State, candle: Input): State => Accumulator.from(state).push(candle).state()
 
 /** Whether values can be trusted, and how much data stands behind them. */
 export interface Validity {
@@ -184,45 +274,22 @@ export type Reading =
 export type NoValueReason = "Low trading activity" | "No price movement"
 
 /** The validity metadata of a state. */
-export const validity = (state: State): Validity => ({
-  seeded: state.atr !== null,
-  nEff: state.observed,
-  spanBars:
-    state.firstObservedBar === null || state.lastObservedBar === null ? 0 : state.lastObservedBar - state.firstObservedBar + 1,
-  bars: state.bars
-})
+export const validity = (state: State): Validity => Accumulator.from(state).reading().validity
 
 /** The reading at the latest bar of a state. */
-export const reading = (state: State): Reading => {
-  const meta = validity(state)
-  if (state.macdV === null) {
-    return { _tag: "NoValue", reason: state.atr === null ? "Low trading activity" : "No price movement", validity: meta }
-  }
-  const signal = state.signal ?? undefined
-  return {
-    _tag: "Value",
-    macdV: state.macdV,
-    signal,
-    histogram: signal === undefined ? undefined : state.macdV - signal,
-    stage: signal === undefined ? undefined : Stage.classify(state.macdV, signal, state.rangeBoundBars),
-    validity: meta
-  }
-}
+export const reading = (state: State): Reading => Accumulator.from(state).reading()
 
 /** Feed every candle of `candles`, in order, to `from` (default: the initial state). */
 export const fold = (candles: Iterable<Input>, from: State = initial): State => {
-  let state = from
-  for (const candle of candles) state = step(state, candle)
-  return state
+  const acc = Accumulator.from(from)
+  for (const candle of candles) acc.push(candle)
+  return acc.state()
 }
 
 /** The reading after each candle, as a batch: identical to calling `step` then `reading` one candle at a time. */
 export const batch = (candles: ReadonlyArray<Input>, from: State = initial): ReadonlyArray<Reading> => {
+  const acc = Accumulator.from(from)
   const out: Array<Reading> = new Array(candles.length)
-  let state = from
-  for (let i = 0; i < candles.length; i++) {
-    state = step(state, candles[i]!)
-    out[i] = reading(state)
-  }
+  for (let i = 0; i < candles.length; i++) out[i] = acc.push(candles[i]!).reading()
   return out
 }
