@@ -54,6 +54,8 @@ export interface Fired {
 /** Levels crossed downwards: `previous ≥ L` and `current < L` for L = −150, −200, … in the order passed. */
 export const bearishLevels = (previous: number, current: number): ReadonlyArray<number> => {
   const out: Array<number> = []
+  // A non-finite value cannot come out of MacdV; refusing it keeps the loop bounded for any other caller.
+  if (!Number.isFinite(previous) || !Number.isFinite(current)) return out
   for (let level = Math.floor(Math.min(previous, -FIRST_LEVEL) / LEVEL_STEP) * LEVEL_STEP; level > current; level -= LEVEL_STEP) {
     out.push(level)
   }
@@ -63,6 +65,7 @@ export const bearishLevels = (previous: number, current: number): ReadonlyArray<
 /** Levels crossed upwards: `previous ≤ L` and `current > L` for L = +150, +200, … in the order passed. */
 export const bullishLevels = (previous: number, current: number): ReadonlyArray<number> => {
   const out: Array<number> = []
+  if (!Number.isFinite(previous) || !Number.isFinite(current)) return out
   for (let level = Math.ceil(Math.max(previous, FIRST_LEVEL) / LEVEL_STEP) * LEVEL_STEP; level < current; level += LEVEL_STEP) {
     out.push(level)
   }
@@ -85,9 +88,7 @@ export const evaluate = (
   if (reading._tag === "NoValue") return { state, fired: [] }
   const value = reading.macdV
   const previous = state.lastValue
-  if (reading.validity.bars < minBars || previous === null) {
-    return { state: { ...state, lastValue: value }, fired: [] }
-  }
+  if (reading.validity.bars < minBars) return { state: { ...state, lastValue: value }, fired: [] }
 
   const now = input.closeTime
   const fired: Array<Fired> = []
@@ -97,7 +98,9 @@ export const evaluate = (
     if (now - at < LEVEL_COOLDOWN_MS) levelFiredAt[label] = at
   }
 
-  const crossed = value < previous ? bearishLevels(previous, value) : bullishLevels(previous, value)
+  // No crossing without a value to cross from; the reversal rules below need none.
+  const crossed =
+    previous === null ? [] : value < previous ? bearishLevels(previous, value) : bullishLevels(previous, value)
   for (const level of crossed) {
     const label = Alert.levelLabelFor(level)
     if (cooled(levelFiredAt[label], now, LEVEL_COOLDOWN_MS)) {

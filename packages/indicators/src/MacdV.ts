@@ -15,6 +15,14 @@ export const ATR_PERIOD = 26
 /** Closed candles per series before values are trusted for alerts (domain.md §2). */
 export const MIN_BARS_FOR_ALERTS = 60
 
+/**
+ * ATR at or below this fraction of the slow EMA counts as 0 ("No price movement"). In a long flat stretch the
+ * floating-point EMAs of a constant close settle a few ulps apart instead of on it, while Wilder's ATR keeps
+ * decaying towards 0, so their ratio would grow without bound (|value| > 150 after ~700 flat observed bars,
+ * Infinity after ~19,000). Above this floor that rounding residue is worth less than 0.01 of a unit.
+ */
+export const ATR_RESOLUTION = 1e-10
+
 const FAST_ALPHA = 2 / (FAST + 1)
 const SLOW_ALPHA = 2 / (SLOW + 1)
 const SIGNAL_ALPHA = 2 / (SIGNAL + 1)
@@ -167,10 +175,10 @@ export class Accumulator {
       }
     }
 
-    // Defined once EMA26 and ATR are (NaN otherwise, which fails `> 0`); ATR = 0, a flat market, gives no value
-    // rather than a division by zero.
+    // Defined once EMA26 and ATR are (NaN otherwise, which fails `>`); ATR = 0, a flat market, gives no value
+    // rather than a division by zero, and so does an ATR below the resolution of the prices (ATR_RESOLUTION).
     const atr = this.atr
-    if (index >= SLOW - 1 && atr > 0) {
+    if (index >= SLOW - 1 && atr > Math.abs(this.slowEma) * ATR_RESOLUTION) {
       const macdV = ((this.fastEma - this.slowEma) / atr) * 100
       this.macdV = macdV
       // Signal: EMA(9) over the defined values only, seeded with the average of the first nine.
