@@ -4,6 +4,7 @@ import { HttpLayerRouter, HttpServer } from "@effect/platform"
 import { Migrations } from "@livermore/store"
 import { Cause, Console, Effect, Exit, Layer } from "effect"
 import * as NodeHttp from "./HttpServer.js"
+import * as IndicatorsCommand from "./IndicatorsCommand.js"
 import * as NodeStatus from "./NodeStatus.js"
 import * as Storage from "./Storage.js"
 import { version } from "./Version.js"
@@ -78,7 +79,7 @@ const start = Command.make("start", {}, () =>
 
 const livermore = Command.make("livermore").pipe(
   Command.withDescription("Livermore: real-time crypto market monitoring. See README.md for configuration."),
-  Command.withSubcommands([start, migrate])
+  Command.withSubcommands([start, migrate, IndicatorsCommand.command])
 )
 
 /** Parse `argv` (as `process.argv`) and run the chosen command. */

@@ -20,4 +20,8 @@ const program = Effect.suspend(() => Cli.run(process.argv)).pipe(
   )
 )
 
+// Without a listener, a reader that goes away (`livermore indicators … | head`) makes the next write raise an
+// unhandled 'error' event and a stack trace; with one, the failure reaches the write's own callback instead.
+process.stdout.on("error", () => {})
+
 NodeRuntime.runMain(program, { disableErrorReporting: true })
