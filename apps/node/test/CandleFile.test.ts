@@ -1,27 +1,13 @@
 /** `CandleFile.read` in process: every rejected file with its exact message and reason, and what a good file decodes to. */
 import { NodeFileSystem } from "@effect/platform-node"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Candle } from "@livermore/domain"
 import { Effect } from "effect"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import * as path from "node:path"
 import * as CandleFile from "../src/CandleFile.js"
 import { badCandleFiles } from "./badCandleFiles.js"
+import { temporaryDirectory } from "./support.js"
 
-let dir = ""
-beforeAll(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "livermore-candle-file-"))
-})
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true })
-})
-
-const file = (name: string, content: string): string => {
-  const at = path.join(dir, name)
-  writeFileSync(at, content)
-  return at
-}
+const { file, path: inDirectory } = temporaryDirectory("livermore-candle-file-")
 
 const read = (input: string) => CandleFile.read(input).pipe(Effect.provide(NodeFileSystem.layer))
 
@@ -29,7 +15,7 @@ describe("CandleFile.read rejects", () => {
   for (const bad of badCandleFiles) {
     it.effect(bad.name, () =>
       Effect.gen(function* () {
-        const input = bad.content === undefined ? path.join(dir, bad.file) : file(bad.file, bad.content)
+        const input = bad.content === undefined ? inDirectory(bad.file) : file(bad.file, bad.content)
         const error = yield* Effect.flip(read(input))
         assert.strictEqual(error._tag, "CandleFileError")
         assert.strictEqual(error.reason, bad.reason)

@@ -2,50 +2,22 @@
  * The `livermore` command as an operator runs it: a real process, real Postgres and Redis, real signals.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import pg from "pg"
+import { baseEnv as supportEnv, collect, run, start } from "./support.js"
 
-const root = path.resolve(import.meta.dirname, "../../..")
-const bin = path.join(root, "apps/node/src/bin.ts")
-const tsx = path.join(root, "node_modules/.bin/tsx")
 // Tests read their own environment; the code under test gets only what each case passes.
 const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
 
-const baseEnv = (): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "Info" }
-  return env
-}
+const baseEnv = (): NodeJS.ProcessEnv => ({ ...supportEnv(), LOG_LEVEL: "Info" })
 
-interface Outcome {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const collect = (child: ChildProcess): Promise<Outcome> =>
-  new Promise((resolve, reject) => {
-    let stdout = ""
-    let stderr = ""
-    child.stdout?.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-    })
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
-
-const livermore = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, cwd = root): ChildProcess =>
-  spawn(tsx, [bin, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
-
-const run = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, cwd?: string) => collect(livermore(args, env, cwd))
+const livermore = start
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {

@@ -2,62 +2,22 @@
  * `livermore indicators macdv` as a user runs it: the real command on files written to a temporary directory,
  * its output checked against `MacdV.batch` run here on the same candles.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { MacdV } from "@livermore/indicators"
-import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync } from "node:fs"
 import * as path from "node:path"
 import { stripVTControlCharacters } from "node:util"
 import { badCandleFiles } from "./badCandleFiles.js"
+import { root, run, temporaryDirectory } from "./support.js"
 import { btcUsd1h, type ExampleCandle, GAP_AT, toCsv } from "./exampleCandles.js"
 
-const root = path.resolve(import.meta.dirname, "../../..")
-const bin = path.join(root, "apps/node/src/bin.ts")
-const tsx = path.join(root, "node_modules/.bin/tsx")
 const example = path.join(root, "apps/node/examples/btc-usd-1h.csv")
 
-interface Outcome {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const livermore = (args: ReadonlyArray<string>): Promise<Outcome> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(tsx, [bin, ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-    })
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
+const livermore = (args: ReadonlyArray<string>) => run(args)
 
 const macdv = (file: string, ...rest: ReadonlyArray<string>) => livermore(["indicators", "macdv", "--input", file, ...rest])
 
-let dir = ""
-beforeAll(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "livermore-indicators-"))
-})
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true })
-})
-
-/** Writes `content` to `name` in the temporary directory and returns its path. */
-const file = (name: string, content: string): string => {
-  const at = path.join(dir, name)
-  writeFileSync(at, content)
-  return at
-}
+const { file, path: inDirectory } = temporaryDirectory("livermore-indicators-")
 
 const candles = btcUsd1h()
 const readings = MacdV.batch(candles)
@@ -196,7 +156,7 @@ describe("livermore indicators macdv", () => {
 describe.concurrent("a file that cannot be used: one line on stderr naming the place, exit 1, no output", () => {
   for (const bad of badCandleFiles.filter((bad) => bad.endToEnd === true)) {
     it(bad.name, async () => {
-      const input = bad.content === undefined ? path.join(dir, bad.file) : file(bad.file, bad.content)
+      const input = bad.content === undefined ? inDirectory(bad.file) : file(bad.file, bad.content)
       const { code, stdout, stderr } = await macdv(input)
       assert.strictEqual(code, 1)
       assert.strictEqual(stdout, "")
