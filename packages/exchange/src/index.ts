@@ -1,0 +1,5 @@
+export * as ExchangeAdapter from "./ExchangeAdapter.js"
+export * as ExchangeError from "./ExchangeError.js"
+export * as MarketEvent from "./MarketEvent.js"
+export * as ReconnectingSocket from "./ReconnectingSocket.js"
+export * as RestGovernor from "./RestGovernor.js"
