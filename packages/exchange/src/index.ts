@@ -1,5 +1,7 @@
+export * as CandleBuilder from "./CandleBuilder.js"
 export * as ExchangeAdapter from "./ExchangeAdapter.js"
 export * as ExchangeError from "./ExchangeError.js"
 export * as MarketEvent from "./MarketEvent.js"
+export * as Pagination from "./Pagination.js"
 export * as ReconnectingSocket from "./ReconnectingSocket.js"
 export * as RestGovernor from "./RestGovernor.js"
