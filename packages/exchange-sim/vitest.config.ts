@@ -1,5 +1,6 @@
 import { defineProject } from "vitest/config"
 
 export default defineProject({
-  test: { name: "exchange-sim", include: ["test/**/*.test.ts"] }
+  // Real sockets and real timers: allow for a loaded 2-core machine.
+  test: { name: "exchange-sim", include: ["test/**/*.test.ts"], testTimeout: 20_000, hookTimeout: 20_000 }
 })

@@ -6,6 +6,7 @@ import { Cause, Console, Effect, Exit, Layer } from "effect"
 import * as NodeHttp from "./HttpServer.js"
 import * as IndicatorsCommand from "./IndicatorsCommand.js"
 import * as NodeStatus from "./NodeStatus.js"
+import * as SimCommand from "./SimCommand.js"
 import * as Storage from "./Storage.js"
 import { version } from "./Version.js"
 
@@ -79,7 +80,7 @@ const start = Command.make("start", {}, () =>
 
 const livermore = Command.make("livermore").pipe(
   Command.withDescription("Livermore: real-time crypto market monitoring. See README.md for configuration."),
-  Command.withSubcommands([start, migrate, IndicatorsCommand.command])
+  Command.withSubcommands([start, migrate, IndicatorsCommand.command, SimCommand.command])
 )
 
 /** Parse `argv` (as `process.argv`) and run the chosen command. */
