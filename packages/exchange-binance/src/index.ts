@@ -1,0 +1,8 @@
+export * as BinanceAccount from "./BinanceAccount.js"
+export * as BinanceAdapter from "./BinanceAdapter.js"
+export * as BinanceConfig from "./BinanceConfig.js"
+export * as BinanceMessages from "./BinanceMessages.js"
+export * as BinanceParse from "./BinanceParse.js"
+export * as BinanceRest from "./BinanceRest.js"
+export * as BinanceSigning from "./BinanceSigning.js"
+export * as BinanceSocket from "./BinanceSocket.js"
