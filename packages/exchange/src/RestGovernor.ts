@@ -217,6 +217,39 @@ export const make = (options: Options): Effect.Effect<RestGovernor, never, HttpC
         Effect.orElseSucceed(() => "")
       )
 
+    /**
+     * Book what a response says about the budget (used weight, a 429 pause, a 418 ban). Runs while the request
+     * still holds its concurrency slot, so no queued request is admitted between the answer and the pause.
+     */
+    const settle = (response: HttpClientResponse.HttpClientResponse) =>
+      Effect.gen(function* () {
+        yield* correct(response)
+        const status = response.status
+        const now = yield* Clock.currentTimeMillis
+        const retryAfterHeader = Option.getOrUndefined(Headers.get(response.headers, "retry-after"))
+        if (status === 429) {
+          const pausedUntil = yield* Ref.modify(ledger, (l): [number, Ledger] => {
+            const consecutive429 = l.consecutive429 + 1
+            const fallback = Math.min(maxFallbackPauseMs, fallbackPauseMs * 2 ** (consecutive429 - 1))
+            const until = Math.max(l.pausedUntil, now + (parseRetryAfter(retryAfterHeader, now) ?? fallback))
+            return [until, { ...l, consecutive429, pausedUntil: until }]
+          })
+          yield* Ref.update(counters, (c) => ({ ...c, rateLimited: c.rateLimited + 1 }))
+          return { _tag: "limited", now, until: pausedUntil } as const
+        }
+        yield* Ref.update(ledger, (l) => ({ ...l, consecutive429: 0 }))
+        if (status === 418) {
+          const until = now + (parseRetryAfter(retryAfterHeader, now) ?? defaultBanMs)
+          yield* Ref.update(ledger, (l) => ({ ...l, bannedUntil: Math.max(l.bannedUntil, until) }))
+          yield* Ref.update(counters, (c) => ({ ...c, banned: c.banned + 1 }))
+          const fresh = yield* Deferred.make<void>()
+          const woken = yield* Ref.getAndSet(banSignal, fresh)
+          yield* Deferred.succeed(woken, undefined)
+          return { _tag: "banned", now, until } as const
+        }
+        return { _tag: "answered", now, until: 0 } as const
+      })
+
     /** Queue for a slot and the budget, then send once. */
     const sendOnce = (request: HttpClientRequest.HttpClientRequest, weight: number, label: string) =>
       Effect.uninterruptibleMask((restore) =>
@@ -229,9 +262,10 @@ export const make = (options: Options): Effect.Effect<RestGovernor, never, HttpC
                 yield* admit(weight)
                 yield* leaveQueue
                 yield* Ref.update(counters, (c) => ({ ...c, requests: c.requests + 1 }))
-                return yield* client
+                const response = yield* client
                   .execute(request)
                   .pipe(Effect.mapError((cause) => new RequestFailed({ exchange, request: label, cause })))
+                return [response, yield* settle(response)] as const
               })
             )
           ).pipe(Effect.ensuring(leaveQueue))
@@ -247,24 +281,13 @@ export const make = (options: Options): Effect.Effect<RestGovernor, never, HttpC
       yield* failIfBanned
       let retries = 0
       while (true) {
-        const response = yield* sendOnce(request, weight, label)
-        yield* correct(response)
+        const [response, verdict] = yield* sendOnce(request, weight, label)
         const status = response.status
-        const now = yield* Clock.currentTimeMillis
-        const retryAfterHeader = Option.getOrUndefined(Headers.get(response.headers, "retry-after"))
-        if (status !== 429) yield* Ref.update(ledger, (l) => ({ ...l, consecutive429: 0 }))
         if (status >= 200 && status < 300) return response
 
-        if (status === 429) {
+        if (verdict._tag === "limited") {
           yield* excerpt(response)
-          const pausedUntil = yield* Ref.modify(ledger, (l): [number, Ledger] => {
-            const consecutive429 = l.consecutive429 + 1
-            const fallback = Math.min(maxFallbackPauseMs, fallbackPauseMs * 2 ** (consecutive429 - 1))
-            const until = Math.max(l.pausedUntil, now + (parseRetryAfter(retryAfterHeader, now) ?? fallback))
-            return [until, { ...l, consecutive429, pausedUntil: until }]
-          })
-          yield* Ref.update(counters, (c) => ({ ...c, rateLimited: c.rateLimited + 1 }))
-          const retryAfter = Duration.millis(pausedUntil - now)
+          const retryAfter = Duration.millis(verdict.until - verdict.now)
           yield* Effect.logWarning("REST rate limited (429); pausing every request of this exchange").pipe(
             Effect.annotateLogs({ exchange, request: label, retryAfter: Duration.format(retryAfter), retries })
           )
@@ -273,18 +296,12 @@ export const make = (options: Options): Effect.Effect<RestGovernor, never, HttpC
           continue
         }
 
-        if (status === 418) {
+        if (verdict._tag === "banned") {
           yield* excerpt(response)
-          const until = now + (parseRetryAfter(retryAfterHeader, now) ?? defaultBanMs)
-          yield* Ref.update(ledger, (l) => ({ ...l, bannedUntil: Math.max(l.bannedUntil, until) }))
-          yield* Ref.update(counters, (c) => ({ ...c, banned: c.banned + 1 }))
-          const fresh = yield* Deferred.make<void>()
-          const woken = yield* Ref.getAndSet(banSignal, fresh)
-          yield* Deferred.succeed(woken, undefined)
           yield* Effect.logError("REST client banned (418); failing every request until the ban ends").pipe(
-            Effect.annotateLogs({ exchange, request: label, until: new Date(until).toISOString() })
+            Effect.annotateLogs({ exchange, request: label, until: new Date(verdict.until).toISOString() })
           )
-          return yield* Effect.fail(bannedError(until))
+          return yield* Effect.fail(bannedError(verdict.until))
         }
 
         const body = yield* excerpt(response)

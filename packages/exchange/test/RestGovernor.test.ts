@@ -212,6 +212,24 @@ describe("RestGovernor (TestClock, in-memory client)", () => {
     })
   )
 
+  it.scoped("a request waiting for the slot of one that got 429 is not sent before the pause is booked", () =>
+    Effect.gen(function* () {
+      const { client, sent } = yield* fakeClient((_request, n) =>
+        Effect.succeed(n === 0 ? { status: 429, headers: { "retry-after": "5" } } : { status: 200 })
+      )
+      const gov = yield* governor(client, { weightPerMinute: 100, maxConcurrency: 1 })
+      const first = yield* Effect.fork(gov.execute(get("/first"), 1))
+      const second = yield* Effect.fork(gov.execute(get("/second"), 1))
+      yield* settle
+      assert.strictEqual((yield* Ref.get(sent)).length, 1)
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(first)
+      yield* Fiber.join(second)
+      const times = (yield* Ref.get(sent)).map((s) => s.at)
+      assert.deepStrictEqual(times, [0, 5_000, 5_000])
+    })
+  )
+
   it.scoped("429 without Retry-After backs off 1 s, then 2 s, and fails RateLimited after maxRetries", () =>
     Effect.gen(function* () {
       const { client, sent } = yield* fakeClient(() => Effect.succeed({ status: 429 }))
