@@ -85,8 +85,10 @@ interface Ledger {
   readonly pausedUntil: number
   /** Every request fails with `Banned` before this (ms since epoch). */
   readonly bannedUntil: number
-  /** 429s in a row, for the doubling fallback pause. */
+  /** 429s in a row, for the doubling fallback pause; a burst answered 429 together counts once. */
   readonly consecutive429: number
+  /** When the latest pause was booked: a 429 to a request sent before it belongs to the same burst. */
+  readonly pauseBookedAt: number
 }
 
 /**
@@ -142,7 +144,7 @@ export const make = (options: Options): Effect.Effect<RestGovernor, never, HttpC
     const fallbackPauseMs = Duration.toMillis(options.defaultRetryAfter ?? Duration.seconds(1))
     const headerName = options.usedWeightHeader
 
-    const ledger = yield* Ref.make<Ledger>({ spent: [], pausedUntil: 0, bannedUntil: 0, consecutive429: 0 })
+    const ledger = yield* Ref.make<Ledger>({ spent: [], pausedUntil: 0, bannedUntil: 0, consecutive429: 0, pauseBookedAt: Number.NEGATIVE_INFINITY })
     const counters = yield* Ref.make({ requests: 0, rateLimited: 0, banned: 0, queued: 0 })
     // Completed (and replaced) when a ban starts, so a request asleep on the budget fails at once, not later.
     const banSignal = yield* Ref.make(yield* Deferred.make<void>())
@@ -221,7 +223,7 @@ export const make = (options: Options): Effect.Effect<RestGovernor, never, HttpC
      * Book what a response says about the budget (used weight, a 429 pause, a 418 ban). Runs while the request
      * still holds its concurrency slot, so no queued request is admitted between the answer and the pause.
      */
-    const settle = (response: HttpClientResponse.HttpClientResponse) =>
+    const settle = (response: HttpClientResponse.HttpClientResponse, sentAt: number) =>
       Effect.gen(function* () {
         yield* correct(response)
         const status = response.status
@@ -229,10 +231,13 @@ export const make = (options: Options): Effect.Effect<RestGovernor, never, HttpC
         const retryAfterHeader = Option.getOrUndefined(Headers.get(response.headers, "retry-after"))
         if (status === 429) {
           const pausedUntil = yield* Ref.modify(ledger, (l): [number, Ledger] => {
-            const consecutive429 = l.consecutive429 + 1
+            // Requests in flight together all get 429 for one overload: only the first of them escalates. Nothing is
+            // admitted while a pause runs, so a request sent at or before the booking was already in flight.
+            const sameBurst = sentAt <= l.pauseBookedAt
+            const consecutive429 = sameBurst ? Math.max(1, l.consecutive429) : l.consecutive429 + 1
             const fallback = Math.min(maxFallbackPauseMs, fallbackPauseMs * 2 ** (consecutive429 - 1))
             const until = Math.max(l.pausedUntil, now + (parseRetryAfter(retryAfterHeader, now) ?? fallback))
-            return [until, { ...l, consecutive429, pausedUntil: until }]
+            return [until, { ...l, consecutive429, pausedUntil: until, pauseBookedAt: sameBurst ? l.pauseBookedAt : now }]
           })
           yield* Ref.update(counters, (c) => ({ ...c, rateLimited: c.rateLimited + 1 }))
           return { _tag: "limited", now, until: pausedUntil } as const
@@ -262,10 +267,11 @@ export const make = (options: Options): Effect.Effect<RestGovernor, never, HttpC
                 yield* admit(weight)
                 yield* leaveQueue
                 yield* Ref.update(counters, (c) => ({ ...c, requests: c.requests + 1 }))
+                const sentAt = yield* Clock.currentTimeMillis
                 const response = yield* client
                   .execute(request)
                   .pipe(Effect.mapError((cause) => new RequestFailed({ exchange, request: label, cause })))
-                return [response, yield* settle(response)] as const
+                return [response, yield* settle(response, sentAt)] as const
               })
             )
           ).pipe(Effect.ensuring(leaveQueue))

@@ -250,6 +250,35 @@ describe("RestGovernor (TestClock, in-memory client)", () => {
     })
   )
 
+  it.scoped("a burst answered 429 together escalates the fallback pause once, not once per request", () =>
+    Effect.gen(function* () {
+      // The first four are answered only once all four are in flight, as an overloaded server would.
+      const allInFlight = yield* Deferred.make<void>()
+      const { client, sent } = yield* fakeClient((_request, n) =>
+        n < 4
+          ? Effect.gen(function* () {
+              if (n === 3) yield* Deferred.succeed(allInFlight, undefined)
+              yield* Deferred.await(allInFlight)
+              return { status: 429 }
+            })
+          : Effect.succeed({ status: 200 })
+      )
+      const gov = yield* governor(client, { weightPerMinute: 100, maxConcurrency: 4 })
+      const burst = yield* Effect.fork(
+        Effect.all([1, 2, 3, 4].map((i) => gov.execute(get(`/r${i}`), 1)), { concurrency: "unbounded" })
+      )
+      yield* settle
+      assert.strictEqual((yield* Ref.get(sent)).length, 4)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(burst)
+      assert.deepStrictEqual(
+        (yield* Ref.get(sent)).map((s) => s.at),
+        [0, 0, 0, 0, 1000, 1000, 1000, 1000]
+      )
+      assert.strictEqual((yield* gov.stats).rateLimited, 4)
+    })
+  )
+
   it.scoped("418 opens the circuit: Banned at once for every request (queued ones too) until the ban ends", () =>
     Effect.gen(function* () {
       const answer = yield* Deferred.make<void>()
