@@ -1,0 +1,5 @@
+export * as Lifecycle from "./Lifecycle.js"
+export * as StatusProjection from "./StatusProjection.js"
+export * as JsonStore from "./JsonStore.js"
+export * as Warmup from "./Warmup.js"
+export * as WarmupPlan from "./WarmupPlan.js"

@@ -1,0 +1,309 @@
+/**
+ * Warmup against the simulator over real sockets: the Binance adapter pointed at `ExchangeSim`, the cache in
+ * memory (and once on Redis at REDIS_URL, default redis://127.0.0.1:6379).
+ */
+import { FetchHttpClient } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { Bus, CacheConfig, CacheServices, CandleCache, Keys, RedisClient } from "@livermore/cache"
+import { Exchange, Market, Timeframe } from "@livermore/domain"
+import { ExchangeAdapter } from "@livermore/exchange"
+import { BinanceAdapter, BinanceConfig } from "@livermore/exchange-binance"
+import { ExchangeSim } from "@livermore/exchange-sim"
+import { Config, Context, Effect, FiberRef, Layer, LogLevel, Option, Ref, Schema, Stream } from "effect"
+import * as JsonStore from "../src/JsonStore.js"
+import * as Warmup from "../src/Warmup.js"
+import * as WarmupPlan from "../src/WarmupPlan.js"
+
+/** 2024-01-11 00:02 UTC, paused: every timeframe has a well-defined last closed boundary. */
+const START = Date.UTC(2024, 0, 11, 0, 2)
+const ALL: ReadonlyArray<Timeframe.Timeframe> = Timeframe.all
+const KLINES = "GET /api/v3/klines"
+
+const simRow = (sim: ExchangeSim.SimHandle) =>
+  Exchange.Exchange.make({
+    id: Schema.decodeSync(Exchange.ExchangeId)(7),
+    name: Schema.decodeSync(Exchange.ExchangeName)("sim_binance"),
+    displayName: "Binance (simulator)",
+    adapter: "binance",
+    wsUrl: sim.wsUrl,
+    restUrl: sim.url,
+    timeframes: ["5m", "15m", "1h", "4h", "1d"],
+    apiLimits: Exchange.ApiLimits.make({
+      restWeightPerMinute: 6000,
+      candlesPerRequest: 1000,
+      wsMessagesPerSecond: 5,
+      wsMaxStreamsPerConnection: 1024,
+      wsMaxConnectionHours: Option.some(24)
+    }),
+    fees: Exchange.Fees.make({ maker: 0.001, taker: 0.001 }),
+    geoRestrictions: [],
+    isActive: true
+  })
+
+type Adapter = Context.Tag.Service<ExchangeAdapter.ExchangeAdapter>
+
+/** What the adapter wrapper saw at the first `history` call. */
+interface FirstCall {
+  readonly schedule: Option.Option<WarmupPlan.Schedule>
+  readonly klinesBefore: number
+}
+
+/**
+ * A paused simulator and a Binance adapter on it, wrapped so the first `history` call records whether the
+ * schedule key was already written and how many klines requests the sim had served by then.
+ */
+const setUp = (simOptions: Parameters<typeof ExchangeSim.make>[0] = {}) =>
+  Effect.gen(function* () {
+    // The sim clock jumps in one test, so the adapter re-reads server time before every request.
+    yield* Effect.locallyScoped(FiberRef.currentMinimumLogLevel, LogLevel.Error)
+    const sim = yield* ExchangeSim.make({ startTime: START, speed: 0, ...simOptions })
+    const context = yield* Layer.build(
+      BinanceAdapter.layer(simRow(sim)).pipe(Layer.provide(FetchHttpClient.layer), Layer.provide(BinanceConfig.layer({ timeSyncInterval: "1 millis" })))
+    )
+    const inner: Adapter = Context.get(context, ExchangeAdapter.ExchangeAdapter)
+    const firstCall = yield* Ref.make(Option.none<FirstCall>())
+    const store = yield* JsonStore.JsonStore
+    const adapter: Adapter = {
+      ...inner,
+      history: (symbol, timeframe, range) =>
+        Effect.gen(function* () {
+          if (Option.isNone(yield* Ref.get(firstCall))) {
+            const schedule = yield* Effect.orDie(store.get(Keys.warmupSchedule(inner.exchange.id), WarmupPlan.Schedule))
+            const klinesBefore = (yield* sim.stats).rest[KLINES] ?? 0
+            yield* Ref.set(firstCall, Option.some({ schedule, klinesBefore }))
+          }
+          return yield* inner.history(symbol, timeframe, range)
+        })
+    }
+    const symbols = sim.market.symbols.map((s) => Schema.decodeSync(Market.SymbolId)(s.binance))
+    return { sim, adapter, firstCall, symbols }
+  })
+
+const klines = (sim: ExchangeSim.SimHandle) => Effect.map(sim.stats, (stats) => stats.rest[KLINES] ?? 0)
+
+/** Whether every pair holds ≥ 60 contiguous closed candles ending at the last closed boundary at `now`. */
+const assertSufficient = (exchangeId: Exchange.ExchangeId, symbols: ReadonlyArray<Market.SymbolId>, now: number) =>
+  Effect.gen(function* () {
+    const cache = yield* CandleCache.CandleCache
+    for (const symbol of symbols) {
+      for (const timeframe of ALL) {
+        const endingAt = Timeframe.lastClosedOpenTime(timeframe, now)
+        const run = yield* cache.contiguousClosed({ exchangeId, symbol, timeframe }, { endingAt })
+        assert.isAtLeast(run, 60, `${symbol}/${timeframe} holds ${run} contiguous closed candles`)
+      }
+    }
+  })
+
+const Memory = Layer.mergeAll(
+  CacheServices.layerMemory.pipe(Layer.provide(CacheConfig.layer())),
+  JsonStore.layerMemory
+)
+
+const withAdapter = <A, E, R>(adapter: Adapter, effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, ExchangeAdapter.ExchangeAdapter, adapter)
+
+/** Cold warmup of `symbols`, checking the schedule-before-REST order and the final stats. */
+const coldWarmup = (
+  setup: Effect.Effect.Success<ReturnType<typeof setUp>>,
+  symbols: ReadonlyArray<Market.SymbolId>
+) =>
+  Effect.gen(function* () {
+    const { sim, adapter, firstCall } = setup
+    const exchangeId = adapter.exchange.id
+    const stats = yield* withAdapter(adapter, Warmup.run({ symbols, now: START }))
+    assert.strictEqual(stats.status, "completed")
+    assert.strictEqual(stats.percentComplete, 100)
+    assert.strictEqual(stats.etaSeconds, 0)
+    assert.strictEqual(stats.totalPairs, symbols.length * 5)
+    assert.strictEqual(stats.scheduledPairs, symbols.length * 5)
+    assert.strictEqual(stats.completedPairs, symbols.length * 5)
+    assert.strictEqual(stats.failedPairs, 0)
+    assert.deepStrictEqual(Option.getOrThrow(yield* Warmup.readStats(exchangeId)), stats)
+
+    const first = Option.getOrThrow(yield* Ref.get(firstCall))
+    assert.strictEqual(first.klinesBefore, 0, "no klines request before the schedule was written")
+    const schedule = Option.getOrThrow(first.schedule)
+    assert.strictEqual(schedule.entries.length, symbols.length * 5)
+    assert.isTrue(schedule.entries.every((e) => e.reason === "empty"))
+    assert.deepStrictEqual(
+      schedule.entries.slice(0, 5).map((e) => e.timeframe),
+      ["1d", "4h", "1h", "15m", "5m"]
+    )
+    assert.isAtLeast(yield* klines(sim), symbols.length * 5)
+    yield* assertSufficient(exchangeId, symbols, START)
+    return schedule
+  })
+
+/** Collect every stats update published on the channel, from now on. */
+const collectUpdates = (exchangeId: Exchange.ExchangeId) =>
+  Effect.gen(function* () {
+    const updates = yield* Ref.make<ReadonlyArray<WarmupPlan.Stats>>([])
+    const stream = yield* (yield* Bus.Bus).subscribe(Warmup.statsChannel(exchangeId), WarmupPlan.Stats)
+    yield* Effect.forkScoped(Stream.runForEach(stream, (stats) => Ref.update(updates, (all) => [...all, stats])))
+    return updates
+  })
+
+describe("Warmup against the simulator", () => {
+  it.scopedLive(
+    "cold warmup fills every pair, schedule first; a warm restart makes zero REST candle calls",
+    () =>
+      Effect.gen(function* () {
+        const setup = yield* setUp({ symbols: 5 })
+        const symbols = setup.symbols.slice(0, 3)
+        const exchangeId = setup.adapter.exchange.id
+        const updates = yield* collectUpdates(exchangeId)
+        yield* coldWarmup(setup, symbols)
+        yield* Effect.sleep("50 millis")
+        const seen = yield* Ref.get(updates)
+        assert.strictEqual(seen[0]?.status, "scanning")
+        assert.strictEqual(seen[seen.length - 1]?.status, "completed")
+        assert.isTrue(seen.some((s) => s.status === "fetching" && s.currentTimeframe !== null))
+
+        const before = yield* klines(setup.sim)
+        const warm = yield* withAdapter(setup.adapter, Warmup.run({ symbols, now: START + 60_000 }))
+        assert.strictEqual(yield* klines(setup.sim), before, "zero REST candle calls on a warm restart")
+        assert.strictEqual(warm.status, "completed")
+        assert.strictEqual(warm.skippedPairs, 15)
+        assert.strictEqual(warm.scheduledPairs, 0)
+        assert.strictEqual(warm.percentComplete, 100)
+        assert.deepStrictEqual(Option.getOrThrow(yield* Warmup.readSchedule(exchangeId)).entries, [])
+      }).pipe(Effect.provide(Memory)),
+    60_000
+  )
+
+  it.scopedLive(
+    "a partially stale cache fetches only the missing range",
+    () =>
+      Effect.gen(function* () {
+        const setup = yield* setUp({ symbols: 5 })
+        const symbols = setup.symbols.slice(0, 2)
+        const exchangeId = setup.adapter.exchange.id
+        yield* coldWarmup(setup, symbols)
+        const later = START + 60 * 60_000
+        yield* setup.sim.setClock({ time: later })
+        const before = yield* klines(setup.sim)
+        const stats = yield* withAdapter(setup.adapter, Warmup.run({ symbols, now: later }))
+        const schedule = Option.getOrThrow(yield* Warmup.readSchedule(exchangeId))
+        // One hour later: 5m, 15m and 1h have new closed candles; 4h and 1d do not.
+        assert.deepStrictEqual(
+          schedule.entries.map((e) => [e.symbol, e.timeframe, e.reason, e.from, e.to]),
+          symbols.flatMap((symbol) =>
+            (["1h", "15m", "5m"] as const).map((tf) => [
+              symbol,
+              tf,
+              "stale",
+              Timeframe.lastClosedOpenTime(tf, START) + Timeframe.durationMs[tf],
+              Timeframe.lastClosedOpenTime(tf, later)
+            ])
+          )
+        )
+        assert.strictEqual((yield* klines(setup.sim)) - before, symbols.length * 3, "one request per stale pair")
+        assert.strictEqual(stats.skippedPairs, symbols.length * 2)
+        assert.strictEqual(stats.completedPairs, symbols.length * 3)
+        yield* assertSufficient(exchangeId, symbols, later)
+      }).pipe(Effect.provide(Memory)),
+    60_000
+  )
+
+  it.scopedLive(
+    "an illiquid symbol (empty 5m buckets) ends sufficient too",
+    () =>
+      Effect.gen(function* () {
+        const setup = yield* setUp({ symbols: 2, illiquidRatio: 0.5, emptyBucketProbability: 0.5 })
+        const illiquid = setup.symbols.slice(1, 2)
+        yield* coldWarmup(setup, illiquid)
+        const cache = yield* CandleCache.CandleCache
+        const series = { exchangeId: setup.adapter.exchange.id, symbol: illiquid[0]!, timeframe: "5m" as const }
+        const held = yield* cache.recent(series, 60)
+        assert.strictEqual(held.length, 60)
+        // Binance reports empty intervals as zero-volume klines; anything it omitted was filled synthetically.
+        assert.isTrue(held.filter((c) => c.synthetic).every((c) => c.volume === 0 && c.open === c.close))
+      }).pipe(Effect.provide(Memory)),
+    60_000
+  )
+
+  it.scopedLive(
+    "a failing pair is recorded and warmup continues",
+    () =>
+      Effect.gen(function* () {
+        const setup = yield* setUp({ symbols: 3 })
+        const symbols = setup.symbols.slice(0, 2)
+        const broken: Adapter = {
+          ...setup.adapter,
+          history: (symbol, timeframe, range) =>
+            symbol === symbols[0] && timeframe === "1h"
+              ? setup.adapter.history(Schema.decodeSync(Market.SymbolId)("NOPEUSDT"), timeframe, range)
+              : setup.adapter.history(symbol, timeframe, range)
+        }
+        const stats = yield* withAdapter(broken, Warmup.run({ symbols, now: START }))
+        assert.strictEqual(stats.status, "completed")
+        assert.strictEqual(stats.failedPairs, 1)
+        assert.strictEqual(stats.completedPairs, 9)
+        assert.strictEqual(stats.percentComplete, 100)
+        assert.deepStrictEqual(stats.failures.map((f) => [f.symbol, f.timeframe]), [[symbols[0], "1h"]])
+      }).pipe(Effect.provide(Memory)),
+    60_000
+  )
+})
+
+const howToStart = `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no`
+const prefix = `livermore-test:${crypto.randomUUID()}:`
+
+const Client = Layer.unwrapEffect(
+  Effect.map(Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379")), (url) =>
+    RedisClient.layer({ url, keyPrefix: prefix, connectTimeout: "3 seconds" })
+  )
+).pipe(
+  Layer.mapError(
+    (error) =>
+      new Error(
+        `The engine Redis test needs a Redis server at REDIS_URL (default redis://127.0.0.1:6379), and none answered: ${error.message}\n` +
+          `Start one with: ${howToStart}`
+      )
+  )
+)
+
+const Cleanup = Layer.scopedDiscard(
+  Effect.flatMap(RedisClient.RedisClient, (redis) =>
+    Effect.addFinalizer(() =>
+      Effect.ignore(
+        Effect.gen(function* () {
+          let cursor = "0"
+          do {
+            const [next, keys] = yield* redis.use("test.cleanup", (r) =>
+              r.scan(cursor, "MATCH", `${Keys.escapeGlob(redis.prefix)}*`, "COUNT", 500)
+            )
+            if (keys.length > 0) yield* redis.use("test.cleanup", (r) => r.unlink(...keys))
+            cursor = next
+          } while (cursor !== "0")
+        })
+      )
+    )
+  )
+)
+
+const OnRedis = Layer.mergeAll(CacheServices.layerRedis, JsonStore.layerRedis).pipe(
+  Layer.provideMerge(Layer.mergeAll(CacheConfig.layer(), Cleanup)),
+  Layer.provideMerge(Client)
+)
+
+describe("Warmup on Redis", () => {
+  it.scopedLive(
+    "cold then warm: the schedule and stats keys are JSON strings under the namespace",
+    () =>
+      Effect.gen(function* () {
+        const setup = yield* setUp({ symbols: 3 })
+        const symbols = setup.symbols.slice(0, 2)
+        const exchangeId = setup.adapter.exchange.id
+        yield* coldWarmup(setup, symbols)
+        const redis = yield* RedisClient.RedisClient
+        const raw = yield* redis.use("test.raw", (r) => r.get(prefix + Keys.warmupStats(exchangeId)))
+        assert.strictEqual(JSON.parse(raw ?? "null").status, "completed")
+        assert.strictEqual(yield* redis.use("test.raw", (r) => r.type(prefix + Keys.warmupSchedule(exchangeId))), "string")
+        const before = yield* klines(setup.sim)
+        yield* withAdapter(setup.adapter, Warmup.run({ symbols, now: START }))
+        assert.strictEqual(yield* klines(setup.sim), before)
+      }).pipe(Effect.provide(OnRedis)),
+    60_000
+  )
+})
