@@ -79,12 +79,16 @@ export const make = (options: Options): Effect.Effect<CoinbaseRest, never, HttpC
     const governor = yield* RestGovernor.make({
       exchange: name,
       weightPerMinute: limits.restWeightPerMinute,
+      // Coinbase meters requests per second (10/s public): the governor admits at most a second's share of the
+      // minute's budget, less 10%, in any rolling second, so requests held back (by a 429 pause, a stalled event
+      // loop) are not released together in a burst that draws the next 429.
+      weightPerSecond: Math.max(1, Math.floor((limits.restWeightPerMinute / 60) * 0.9)),
       maxConcurrency: config.restMaxConcurrency,
       maxRetries: config.restMaxRetries
     })
 
-    // The governor budgets per minute, but Coinbase counts requests per second (10/s public): spread the
-    // minute's budget evenly, with 10% headroom since the venue counts arrivals, which network jitter bunches.
+    // Coinbase counts requests per second (10/s public): spread the minute's budget evenly too, with 10% headroom
+    // since the venue counts arrivals, which network jitter bunches.
     const spacingMs = (60_000 / limits.restWeightPerMinute) * 1.1
     let nextSlot = 0
     const pace = Effect.flatMap(Clock.currentTimeMillis, (now) => {
