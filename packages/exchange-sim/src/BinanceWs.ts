@@ -216,6 +216,31 @@ export class BinanceSession implements Session {
     this.reply({ code, msg, id })
   }
 
+  /**
+   * SET_PROPERTY and GET_PROPERTY share their checks: `arity` params whose first names the only property there
+   * is, `combined`. Answers the error (codes as Binance: 2 invalid request, 0 unknown property) when not.
+   */
+  private isCombinedProperty(
+    params: unknown,
+    arity: number,
+    usage: string,
+    id: RequestId
+  ): params is ReadonlyArray<unknown> {
+    if (!Array.isArray(params) || params.length !== arity) {
+      this.error(2, `Invalid request: ${usage}`, id)
+      return false
+    }
+    if (typeof params[0] !== "string") {
+      this.error(2, "Invalid request: property name must be a string", id)
+      return false
+    }
+    if (params[0] !== "combined") {
+      this.error(0, "Unknown property", id)
+      return false
+    }
+    return true
+  }
+
   private close(code: number, reason: string, statsReason: string): void {
     if (this.done) return
     this.done = true
@@ -309,18 +334,7 @@ export class BinanceSession implements Session {
         this.reply({ result: [...this.streams.keys()], id })
         return
       case "SET_PROPERTY": {
-        if (!Array.isArray(params) || params.length !== 2) {
-          this.error(2, "Invalid request: SET_PROPERTY expects params [name, value]", id)
-          return
-        }
-        if (typeof params[0] !== "string") {
-          this.error(2, "Invalid request: property name must be a string", id)
-          return
-        }
-        if (params[0] !== "combined") {
-          this.error(0, "Unknown property", id)
-          return
-        }
+        if (!this.isCombinedProperty(params, 2, "SET_PROPERTY expects params [name, value]", id)) return
         if (typeof params[1] !== "boolean") {
           this.error(1, "Invalid value type: expected Boolean", id)
           return
@@ -330,18 +344,7 @@ export class BinanceSession implements Session {
         return
       }
       case "GET_PROPERTY": {
-        if (!Array.isArray(params) || params.length !== 1) {
-          this.error(2, "Invalid request: GET_PROPERTY expects params [name]", id)
-          return
-        }
-        if (typeof params[0] !== "string") {
-          this.error(2, "Invalid request: property name must be a string", id)
-          return
-        }
-        if (params[0] !== "combined") {
-          this.error(0, "Unknown property", id)
-          return
-        }
+        if (!this.isCombinedProperty(params, 1, "GET_PROPERTY expects params [name]", id)) return
         this.reply({ result: this.combined, id })
         return
       }
