@@ -176,6 +176,8 @@ export const make =
           return socket.pipe(
             Stream.mapConcatEffect((event) => {
               if (event._tag === "Message") return onText(event.text)
+              // Binance marks closed klines itself, so a loss changes nothing until the reconnect reports it.
+              if (event._tag === "Lost") return Effect.succeed([])
               const downSince = event.downSince ?? pending
               pending = undefined
               return Effect.succeed(

@@ -8,10 +8,16 @@
  * which nothing traded, so "no 5m candle" is proof of "no trade" only while the connection was up with no gap.
  * Buckets that started before the first candle seen, or that span a reconnect or a sequence gap, are skipped
  * (logged); the engine repairs them from REST like any other missing open time.
+ *
+ * A loss of the connection is told at once (`disrupt`), not only at the reconnect: from then on the 5m candle
+ * that was forming is not closed by its timer, since its last updates may be gone with the connection. When the
+ * stream is back, the product's next candle decides: the same bucket again (the snapshot) supersedes it, and
+ * nothing was lost; a later one means the forming bucket is dropped unclosed and left, with every higher bucket
+ * holding it, to REST repair — a candle closed with pre-outage values would be a wrong number in the history.
  */
 import { Candle, type Market, Timeframe } from "@livermore/domain"
 import { MarketEvent } from "@livermore/exchange"
-import { Deferred, Duration, Effect, FiberSet, type Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, FiberSet, type Scope } from "effect"
 import * as ExchangeClock from "./internal/exchangeClock.js"
 
 const fiveMinutes = Timeframe.durationMs["5m"]
@@ -22,7 +28,7 @@ const fiveMinutes = Timeframe.durationMs["5m"]
  */
 const offsetJumpMs = 1000
 
-/** A higher-timeframe interval that was skipped because the stream did not see all of it. */
+/** An interval not emitted closed because the stream did not see all of it (5m: its last updates may be lost). */
 export interface Incomplete {
   readonly symbol: Market.SymbolId
   readonly timeframe: Timeframe.Timeframe
@@ -57,8 +63,11 @@ interface ProductState {
   lastSeen: number | undefined
   /** Start of the current stretch in which every 5m bucket was seen (or provably empty). */
   knownFrom: number | undefined
-  /** A reconnect or gap happened since the last candle: the next one decides what was lost. */
-  disrupted: boolean
+  /**
+   * Exchange time at which messages may have started to be lost (a connection loss, a sequence gap), cleared by
+   * the next candle, which decides what was lost. Nothing forming is closed by time meanwhile.
+   */
+  disruptedAt: number | undefined
   /** Open higher-timeframe buckets holding closed 5m parts. */
   readonly buckets: Map<Timeframe.Timeframe, Bucket>
   /** A timer fiber is running for this product (set and cleared under the tracker's lock). */
@@ -92,7 +101,7 @@ const productState = (state: State, symbol: Market.SymbolId): ProductState => {
       lastClosed: Number.NEGATIVE_INFINITY,
       lastSeen: undefined,
       knownFrom: undefined,
-      disrupted: false,
+      disruptedAt: undefined,
       buckets: new Map(),
       timerActive: false
     }
@@ -170,6 +179,22 @@ const closeCurrent = (state: State, symbol: Market.SymbolId, p: ProductState, st
   }
 }
 
+/** The forming candle may have lost its last updates: drop it unclosed, so only REST ever closes that bucket. */
+const discardCurrent = (symbol: Market.SymbolId, p: ProductState, step: Step) => {
+  const current = p.current
+  if (current === undefined) return
+  p.current = undefined
+  p.lastClosed = current.openTime
+  step.incomplete.push({ symbol, timeframe: "5m", openTime: current.openTime })
+}
+
+/**
+ * While disrupted since `disruptedAt`: the time up to which higher buckets may still be finalized — those that
+ * ended (plus grace) before the loss and hold no forming candle.
+ */
+const seenUntil = (state: State, p: ProductState, disruptedAt: number): number =>
+  Math.min(disruptedAt - state.graceMs, p.current === undefined ? Number.POSITIVE_INFINITY : p.current.openTime)
+
 const emitForming = (state: State, symbol: Market.SymbolId, p: ProductState, step: Step) => {
   const current = p.current
   if (current === undefined) return
@@ -198,13 +223,16 @@ export const ingest = (state: State, symbol: Market.SymbolId, candle: Candle.Can
   }
   if (p.knownFrom === undefined) p.knownFrom = start
   // After a disruption, re-receiving the last bucket proves nothing was lost; anything later leaves a hole.
-  else if (p.disrupted && start !== p.lastSeen) p.knownFrom = start
-  p.disrupted = false
-  p.lastSeen = start
-  if (p.current !== undefined && start > p.current.openTime) {
-    closeCurrent(state, symbol, p, step)
-    finalizeEndedBy(state, symbol, p, start, step)
+  else if (p.disruptedAt !== undefined && start !== p.lastSeen) {
+    // What had ended before the loss was seen whole: close it while it still counts as complete.
+    finalizeEndedBy(state, symbol, p, seenUntil(state, p, p.disruptedAt), step)
+    discardCurrent(symbol, p, step)
+    p.knownFrom = start
   }
+  p.disruptedAt = undefined
+  p.lastSeen = start
+  if (p.current !== undefined && start > p.current.openTime) closeCurrent(state, symbol, p, step)
+  finalizeEndedBy(state, symbol, p, start, step)
   p.current = candle.closed ? new Candle.Candle({ ...candle, closed: false }) : candle
   emitForming(state, symbol, p, step)
   return step
@@ -218,6 +246,10 @@ export const advance = (state: State, symbol: Market.SymbolId, now: number): Ste
   const step = emptyStep()
   const p = state.products.get(symbol)
   if (p === undefined) return step
+  if (p.disruptedAt !== undefined) {
+    finalizeEndedBy(state, symbol, p, Math.min(now - state.graceMs, seenUntil(state, p, p.disruptedAt)), step)
+    return step
+  }
   if (p.current !== undefined && p.current.openTime + fiveMinutes + state.graceMs <= now) closeCurrent(state, symbol, p, step)
   const horizon = p.current === undefined ? now - state.graceMs : Math.min(now - state.graceMs, p.current.openTime)
   finalizeEndedBy(state, symbol, p, horizon, step)
@@ -228,19 +260,32 @@ export const advance = (state: State, symbol: Market.SymbolId, now: number): Ste
 export const nextDeadline = (state: State, symbol: Market.SymbolId): number | undefined => {
   const p = state.products.get(symbol)
   if (p === undefined) return undefined
+  if (p.disruptedAt !== undefined) {
+    // Only what ended before the loss can still close by time; the rest waits for the stream to come back.
+    const horizon = seenUntil(state, p, p.disruptedAt)
+    let ended = Number.POSITIVE_INFINITY
+    for (const [tf, bucket] of p.buckets) {
+      const close = Timeframe.closeTime(tf, bucket.openTime)
+      if (close <= horizon) ended = Math.min(ended, close)
+    }
+    return Number.isFinite(ended) ? ended + state.graceMs : undefined
+  }
   let deadline = p.current === undefined ? Number.POSITIVE_INFINITY : p.current.openTime + fiveMinutes
   for (const [tf, bucket] of p.buckets) deadline = Math.min(deadline, Timeframe.closeTime(tf, bucket.openTime))
   return Number.isFinite(deadline) ? deadline + state.graceMs : undefined
 }
 
 /**
- * Messages may have been lost for `symbols` (a reconnect, a sequence gap): the next candle of each decides
- * whether a bucket went unseen.
+ * Messages may have been lost for `symbols` since exchange time `at` (a connection loss, a sequence gap): nothing
+ * forming closes by time until the next candle of each product decides whether a bucket went unseen. A second
+ * report of the same outage (the reconnect after the loss) keeps the earlier time.
  */
-export const disrupt = (state: State, symbols: Iterable<Market.SymbolId>): void => {
+export const disrupt = (state: State, symbols: Iterable<Market.SymbolId>, at: number): void => {
   for (const symbol of symbols) {
     const p = state.products.get(symbol)
-    if (p !== undefined && p.knownFrom !== undefined) p.disrupted = true
+    if (p !== undefined && p.knownFrom !== undefined) {
+      p.disruptedAt = p.disruptedAt === undefined ? at : Math.min(p.disruptedAt, at)
+    }
   }
 }
 
@@ -267,8 +312,10 @@ export interface CandleTracker {
     candles: ReadonlyArray<{ readonly symbol: Market.SymbolId; readonly candle: Candle.Candle }>,
     exchangeTime: number
   ) => Effect.Effect<void>
-  /** A reconnect or gap may have lost messages for `symbols`. */
-  readonly disrupt: (symbols: ReadonlyArray<Market.SymbolId>) => Effect.Effect<void>
+  /**
+   * A loss, reconnect or gap may have lost messages for `symbols` since local time `since` (ms; default now).
+   */
+  readonly disrupt: (symbols: ReadonlyArray<Market.SymbolId>, since?: number) => Effect.Effect<void>
 }
 
 /**
@@ -290,7 +337,7 @@ export const make = (options: Options): Effect.Effect<CandleTracker, never, Scop
       Effect.gen(function* () {
         if (step.events.length > 0) yield* options.emit(step.events)
         for (const i of step.incomplete) {
-          yield* Effect.logDebug("Coinbase: higher candle not emitted, its interval was not fully seen").pipe(
+          yield* Effect.logDebug("Coinbase: candle not emitted closed, its interval was not fully seen").pipe(
             Effect.annotateLogs({ symbol: i.symbol, timeframe: i.timeframe, openTime: i.openTime })
           )
         }
@@ -356,6 +403,13 @@ export const make = (options: Options): Effect.Effect<CandleTracker, never, Scop
             }
           })
         ),
-      disrupt: (symbols) => lock.withPermits(1)(Effect.sync(() => disrupt(state, symbols)))
+      disrupt: (symbols, since) =>
+        lock.withPermits(1)(
+          Effect.gen(function* () {
+            const exchangeNow = yield* clock.now
+            const localNow = yield* Clock.currentTimeMillis
+            disrupt(state, symbols, since === undefined ? exchangeNow : exchangeNow - Math.max(0, localNow - since))
+          })
+        )
     } satisfies CandleTracker
   })

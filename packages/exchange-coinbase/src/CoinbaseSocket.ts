@@ -176,6 +176,8 @@ export const stream = (
 
         const onEvent = (event: ReconnectingSocket.SocketEvent): Effect.Effect<void> => {
           if (event._tag === "Message") return onMessage(event.text)
+          // Forming candles stop closing by time now, not only once the reconnect reports the outage.
+          if (event._tag === "Lost") return tracker.disrupt(group, event.since)
           state.lastSequence = undefined
           state.lastHeartbeat = undefined
           if (event.downSince === undefined) return Effect.void
@@ -184,7 +186,7 @@ export const stream = (
             yield* Effect.logInfo("Coinbase: reconnected, subscriptions replayed").pipe(
               Effect.annotateLogs({ downMs: event.at - downSince })
             )
-            yield* tracker.disrupt(group)
+            yield* tracker.disrupt(group, downSince)
             yield* emit([MarketEvent.MarketEvent.Reconnected({ symbols: group, downSince, at: event.at })])
           })
         }

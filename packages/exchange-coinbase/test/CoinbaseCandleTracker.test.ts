@@ -153,15 +153,18 @@ describe("CoinbaseCandleTracker: higher timeframes from closed 5m candles", () =
     const lossy = Tracker.initial(["15m"], grace)
     Tracker.ingest(lossy, BTC, c5(0))
     Tracker.ingest(lossy, BTC, c5(5))
-    Tracker.disrupt(lossy, [BTC])
+    Tracker.disrupt(lossy, [BTC], T0 + 7 * M)
     const after = Tracker.ingest(lossy, BTC, c5(15))
     assert.deepStrictEqual(closedOf(after.events, "15m"), [])
-    assert.deepStrictEqual(after.incomplete, [{ symbol: BTC, timeframe: "15m", openTime: T0 }])
+    assert.deepStrictEqual(after.incomplete, [
+      { symbol: BTC, timeframe: "5m", openTime: T0 + 5 * M },
+      { symbol: BTC, timeframe: "15m", openTime: T0 }
+    ])
 
     const intact = Tracker.initial(["15m"], grace)
     Tracker.ingest(intact, BTC, c5(0))
     Tracker.ingest(intact, BTC, c5(5))
-    Tracker.disrupt(intact, [BTC])
+    Tracker.disrupt(intact, [BTC], T0 + 7 * M)
     Tracker.ingest(intact, BTC, c5(5, 1)) // the snapshot after reconnecting re-sends the bucket
     Tracker.ingest(intact, BTC, c5(10))
     const done = Tracker.ingest(intact, BTC, c5(15))
@@ -169,6 +172,49 @@ describe("CoinbaseCandleTracker: higher timeframes from closed 5m candles", () =
       closedOf(done.events, "15m").map((e) => e.candle.high),
       [120]
     )
+  })
+
+  it("the bucket forming at a loss is never closed with its pre-loss values: dropped if a later start follows", () => {
+    const state = Tracker.initial(["5m", "15m"], grace)
+    Tracker.ingest(state, BTC, c5(0))
+    Tracker.ingest(state, BTC, c5(5, 1))
+    Tracker.disrupt(state, [BTC], T0 + 7 * M)
+    // The outage outlasts the bucket: the timer must not close it (its last updates may be lost).
+    assert.strictEqual(Tracker.nextDeadline(state, BTC), undefined)
+    assert.deepStrictEqual(Tracker.advance(state, BTC, T0 + 30 * M).events, [])
+    const back = Tracker.ingest(state, BTC, c5(15))
+    assert.deepStrictEqual(show(back.events), ["BTC-USD 5m@15:forming", "BTC-USD 15m@15:forming"])
+    assert.deepStrictEqual(back.incomplete, [
+      { symbol: BTC, timeframe: "5m", openTime: T0 + 5 * M },
+      { symbol: BTC, timeframe: "15m", openTime: T0 }
+    ])
+    // A straggler for the dropped bucket is late, not a second chance to close it.
+    assert.deepStrictEqual(Tracker.ingest(state, BTC, c5(5, 2)).events, [])
+  })
+
+  it("the bucket forming at a loss closes normally when the stream comes back with it (nothing was lost)", () => {
+    const state = Tracker.initial(["5m"], grace)
+    Tracker.ingest(state, BTC, c5(0))
+    Tracker.disrupt(state, [BTC], T0 + 2 * M)
+    assert.deepStrictEqual(Tracker.advance(state, BTC, T0 + 6 * M).events, [])
+    Tracker.ingest(state, BTC, c5(0, 4)) // the snapshot: the bucket's final values
+    const closed = Tracker.advance(state, BTC, T0 + 5 * M + grace)
+    assert.deepStrictEqual(show(closed.events), ["BTC-USD 5m@0:closed"])
+    assert.strictEqual(candles(closed.events)[0]!.candle.high, 114)
+  })
+
+  it("higher buckets that ended before a loss still close by time during the outage", () => {
+    const state = Tracker.initial(["15m"], grace)
+    Tracker.ingest(state, BTC, c5(0))
+    Tracker.advance(state, BTC, T0 + 5 * M + grace) // 0 closes; nothing trades in 5..15
+    // The loss at 16 comes before a (late) timer finalized 0..15, which had ended, plus grace, before it.
+    Tracker.disrupt(state, [BTC], T0 + 16 * M)
+    assert.strictEqual(Tracker.nextDeadline(state, BTC), T0 + 15 * M + grace)
+    assert.deepStrictEqual(
+      closedOf(Tracker.advance(state, BTC, T0 + 40 * M).events, "15m").map((e) => (e.candle.openTime - T0) / M),
+      [0]
+    )
+    assert.strictEqual(Tracker.nextDeadline(state, BTC), undefined)
   })
 
   it("5m candles are only emitted when asked for, yet still drive the higher timeframes", () => {

@@ -91,6 +91,12 @@ export type SocketEvent =
       readonly downSince: number | undefined
     }
   | { readonly _tag: "Message"; readonly text: string }
+  | {
+      readonly _tag: "Lost"
+      /** When the data stopped (ms since epoch); the next `Opened` reports the same moment as `downSince`. */
+      readonly since: number
+      readonly reason: string
+    }
 
 /** Default of `Options.bufferSize`. */
 export const defaultBufferSize = 16_384
@@ -148,7 +154,8 @@ const describeClose = (code: number, reason: Buffer): string =>
 
 /**
  * Connect when pulled; keep connected until the stream is interrupted (which closes the socket). Emits
- * `Opened` after each successful connect (its subscriptions already sent), then every text frame received.
+ * `Opened` after each successful connect (its subscriptions already sent), then every text frame received, and
+ * `Lost` as soon as a connection is lost (not for a seamless replacement).
  */
 export const make = (options: Options): Stream.Stream<SocketEvent, Disconnected> =>
   Stream.unwrapScoped(
@@ -283,6 +290,9 @@ const supervise = (options: Options, shared: Shared): Effect.Effect<never, Disco
           yield* Effect.logWarning(`WebSocket lost: ${outcome.reason}`).pipe(
             Effect.annotateLogs({ connection: live.connection.id })
           )
+          // Said at once, not only at the next `Opened`: a consumer closing candles by time must stop trusting
+          // the forming ones now, since their last updates may be gone with the connection.
+          yield* Queue.offer(queue, Take.of<SocketEvent>({ _tag: "Lost", since: outcome.since, reason: outcome.reason }))
           break
         }
         const replacement = yield* Effect.either(establish)

@@ -102,7 +102,7 @@ describe("ReconnectingSocket", () => {
     })
   )
 
-  it.scopedLive("reconnects after the server drops the connection, replays onConnect and reports downSince", () =>
+  it.scopedLive("reconnects after the server drops the connection, says Lost at once, replays onConnect and reports downSince", () =>
     Effect.gen(function* () {
       const server = yield* testServer((connection) =>
         connection.socket.once("message", () => {
@@ -112,14 +112,16 @@ describe("ReconnectingSocket", () => {
       )
       const connects = yield* Ref.make(0)
       const onConnect = Effect.map(Ref.updateAndGet(connects, (n) => n + 1), (n) => [`subscribe #${n}`])
-      const events = yield* collect(ReconnectingSocket.make({ ...baseOptions(server.url), onConnect }), 4)
+      const events = yield* collect(ReconnectingSocket.make({ ...baseOptions(server.url), onConnect }), 5)
       assert.deepStrictEqual(
         events.map((e) => e._tag),
-        ["Opened", "Message", "Opened", "Message"]
+        ["Opened", "Message", "Lost", "Opened", "Message"]
       )
       assert.deepStrictEqual(texts(events), ["hello 0", "hello 1"])
       const first = opened(events[0])
-      const second = opened(events[2])
+      const lost = events[2]
+      const second = opened(events[3])
+      assert.strictEqual(lost?._tag === "Lost" ? lost.since : undefined, second.downSince, "one outage, one moment")
       assert.isDefined(second.downSince)
       assert.isAtLeast(second.downSince!, first.at)
       assert.isAtMost(second.downSince!, second.at)
@@ -134,9 +136,10 @@ describe("ReconnectingSocket", () => {
   it.scopedLive("an idle connection (no frames at all) is terminated and replaced after idleTimeout", () =>
     Effect.gen(function* () {
       const server = yield* testServer()
-      const events = yield* collect(ReconnectingSocket.make({ ...baseOptions(server.url), idleTimeout: "300 millis" }), 2)
+      const events = yield* collect(ReconnectingSocket.make({ ...baseOptions(server.url), idleTimeout: "300 millis" }), 3)
       const first = opened(events[0])
-      const second = opened(events[1])
+      assert.strictEqual(events[1]?._tag, "Lost")
+      const second = opened(events[2])
       assert.isDefined(second.downSince)
       // Data stopped at the last inbound frame (here: the open), so that is when it was lost.
       assert.isAtLeast(second.downSince!, first.at - 50)
@@ -258,6 +261,11 @@ describe("ReconnectingSocket", () => {
       )
       const reopened = events.filter((e) => e._tag === "Opened")
       assert.strictEqual(reopened.length, 2)
+      assert.include(
+        events.flatMap((e) => (e._tag === "Lost" ? [e.reason] : [])).join(),
+        "consumer too slow",
+        "the overflow is said as a loss before the reconnect"
+      )
       assert.isDefined(opened(reopened[1]).downSince)
     })
   )
@@ -274,7 +282,7 @@ describe("ReconnectingSocket", () => {
         4
       )
       assert.deepStrictEqual(
-        events.map((e) => (e._tag === "Opened" ? `Opened ${e.downSince}` : e.text)),
+        events.map((e) => (e._tag === "Opened" ? `Opened ${e.downSince}` : e._tag === "Message" ? e.text : "Lost")),
         ["Opened undefined", "serverShutdown", "Opened undefined", "ready 1"]
       )
       yield* eventually(() => server.connections[0]?.closed !== undefined)
