@@ -1,10 +1,15 @@
 /**
  * The lifecycle of the one exchange this instance serves (domain.md §5): owns the connection state, appends
- * every transition, error, lock event and heartbeat to `logs:network:{exchangeName}`, and writes the status
- * projection of those events to `exchange:{exchangeId}:status` with a TTL.
+ * every transition, error, lock event and warmup start/finish to `logs:network:{exchangeName}`, and writes the
+ * status projection — those events, plus the last heartbeat, plus the instance facts — to
+ * `exchange:{exchangeId}:status` with a TTL.
+ *
+ * A heartbeat is not an event: it only rewrites the status key (refreshing its TTL and `lastHeartbeat`). At one
+ * beat per 10 s per exchange, logging it would bury the transitions an operator reads the stream for under
+ * 8,640 lines a day; the rebuild takes the last heartbeat as its second input instead.
  */
 import { type CacheError as CacheErrors, EventLog, StatusStore } from "@livermore/cache"
-import { Lifecycle as Domain, type Status } from "@livermore/domain"
+import { Lifecycle as Domain, Status } from "@livermore/domain"
 import { Context, DateTime, Duration, Effect, Either, Exit, Layer, Option, SynchronizedRef } from "effect"
 import * as StatusProjection from "./StatusProjection.js"
 
@@ -43,10 +48,12 @@ export class Lifecycle extends Context.Tag("@livermore/engine/Lifecycle")<
     /** Record an error (sets `lastError`). */
     readonly recordError: (message: string) => Effect.Effect<Status.InstanceStatus, CacheError>
     /**
-     * Record a heartbeat (sets `lastHeartbeat`) and rewrite the status, refreshing its TTL. Renewing the lock is
-     * not done here: whoever holds the lock renews it with the epoch from `lockEpoch` on the same interval.
+     * Set `lastHeartbeat` to now and rewrite the status, refreshing its TTL; nothing is appended. Renewing the
+     * lock is not done here: whoever holds the lock renews it with the epoch from `lockEpoch` on the same interval.
      */
     readonly heartbeat: Effect.Effect<Status.InstanceStatus, CacheError>
+    /** Change the symbol count (a fact of the instance, not an event) and rewrite the status. */
+    readonly setSymbolCount: (count: number) => Effect.Effect<Status.InstanceStatus, CacheError>
     /** Record that this instance took the lock at `epoch`; later events carry the epoch. */
     readonly lockAcquired: (epoch: number, message: string) => Effect.Effect<Status.InstanceStatus, CacheError>
     /** Record that the lock was held elsewhere. */
@@ -57,24 +64,28 @@ export class Lifecycle extends Context.Tag("@livermore/engine/Lifecycle")<
     readonly warmup: (phase: "started" | "finished", message: string) => Effect.Effect<Status.InstanceStatus, CacheError>
     /** The epoch of the lock this instance holds, for the lock owner's renewal. */
     readonly lockEpoch: Effect.Effect<Option.Option<number>>
-    /** The status rebuilt from the event log alone; equals the status key while it is live. */
+    /** The status rebuilt from the event log and the last heartbeat; equals the status key while it is live. */
     readonly rebuild: Effect.Effect<Status.InstanceStatus, CacheError>
   }
 >() {}
 
 /**
  * Rebuild the status of `base`'s instance from the whole `logs:network:{exchangeName}` stream, folding only the
- * events of its exchange and instance.
+ * events of its exchange and instance, then setting the last heartbeat (null when there was none).
  */
 export const rebuild = (
-  base: StatusProjection.ProjectionBase
+  base: StatusProjection.ProjectionBase,
+  lastHeartbeat: DateTime.Utc | null
 ): Effect.Effect<Status.InstanceStatus, CacheError, EventLog.EventLog> =>
   Effect.gen(function* () {
     const log = yield* EventLog.EventLog
     const entries = yield* log.range(base.exchangeName)
-    return StatusProjection.project(
-      entries.map((entry) => entry.event),
-      base
+    return StatusProjection.withHeartbeat(
+      StatusProjection.project(
+        entries.map((entry) => entry.event),
+        base
+      ),
+      lastHeartbeat
     )
   }).pipe(Effect.withSpan("Lifecycle.rebuild"))
 
@@ -87,7 +98,8 @@ export const make = (
   Effect.gen(function* () {
     const log = yield* EventLog.EventLog
     const store = yield* StatusStore.StatusStore
-    const { statusTtl, ...base } = options
+    const { statusTtl, ...initialBase } = options
+    let base: StatusProjection.ProjectionBase = initialBase
     const ttl = statusTtl === undefined ? defaultStatusTtl : Duration.decode(statusTtl)
     const ref = yield* SynchronizedRef.make(StatusProjection.initial(base))
 
@@ -131,11 +143,23 @@ export const make = (
         })
       ).pipe(Effect.flatten)
 
+    /** Rewrite the status with `change` applied, appending nothing. */
+    const rewrite = (change: (status: Status.InstanceStatus) => Effect.Effect<Status.InstanceStatus>) =>
+      SynchronizedRef.modifyEffect(ref, (status) =>
+        Effect.gen(function* () {
+          const next = yield* change(status)
+          const written = yield* Effect.exit(store.put(next, ttl))
+          return [Exit.as(written, next), next] as const
+        })
+      ).pipe(Effect.flatten)
+
     const simple = (type: EventType, lockEpoch?: number) => (message: string) =>
       record((status) => eventOf(status, type, message, lockEpoch === undefined ? {} : { lockEpoch }))
 
     return Lifecycle.of({
-      base,
+      get base() {
+        return base
+      },
       status: SynchronizedRef.get(ref),
       transition: (to, message) =>
         record((status) =>
@@ -144,14 +168,25 @@ export const make = (
           Effect.withSpan("Lifecycle.transition", { attributes: { exchange: base.exchangeName, to } })
         ),
       recordError: (message) => simple("error")(message).pipe(Effect.withSpan("Lifecycle.recordError")),
-      heartbeat: simple("heartbeat")("heartbeat").pipe(Effect.withSpan("Lifecycle.heartbeat")),
+      heartbeat: rewrite((status) =>
+        Effect.map(DateTime.now, (at) => StatusProjection.withHeartbeat(status, at))
+      ).pipe(Effect.withSpan("Lifecycle.heartbeat")),
+      setSymbolCount: (count) =>
+        rewrite((status) =>
+          Effect.sync(() => {
+            base = { ...base, symbolCount: count }
+            return new Status.InstanceStatus({ ...status, symbolCount: count })
+          })
+        ).pipe(Effect.withSpan("Lifecycle.setSymbolCount", { attributes: { count } })),
       lockAcquired: (epoch, message) => simple("lock_acquired", epoch)(message).pipe(Effect.withSpan("Lifecycle.lockAcquired")),
       lockDenied: (message) => simple("lock_denied")(message).pipe(Effect.withSpan("Lifecycle.lockDenied")),
       lockReleased: (message) => simple("lock_released")(message).pipe(Effect.withSpan("Lifecycle.lockReleased")),
       warmup: (phase, message) =>
         simple(phase === "started" ? "warmup_started" : "warmup_finished")(message).pipe(Effect.withSpan("Lifecycle.warmup")),
       lockEpoch: Effect.map(SynchronizedRef.get(ref), (status) => Option.fromNullable(status.lockEpoch)),
-      rebuild: rebuild(base).pipe(Effect.provideService(EventLog.EventLog, log))
+      rebuild: Effect.flatMap(SynchronizedRef.get(ref), (status) =>
+        rebuild(base, status.lastHeartbeat).pipe(Effect.provideService(EventLog.EventLog, log))
+      )
     })
   })
 

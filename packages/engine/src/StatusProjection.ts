@@ -4,7 +4,7 @@
  */
 import type { Exchange, Mode } from "@livermore/domain"
 import { Lifecycle, Status } from "@livermore/domain"
-import { Either } from "effect"
+import { type DateTime, Either } from "effect"
 
 /** What the status says about an instance that no event records: identity, host, admin, mode, version. */
 export interface ProjectionBase {
@@ -70,7 +70,8 @@ const fresh = (status: Status.InstanceStatus): Status.InstanceStatus =>
  *   from its initial value first.
  * - `error`: sets `lastError` to the message.
  * - `lock_acquired`: sets `lockEpoch` (when the event carries one); `lock_released` clears it.
- * - `heartbeat`: sets `lastHeartbeat` to the event time.
+ * - `heartbeat`: sets `lastHeartbeat` to the event time. The `Lifecycle` service no longer appends these (a
+ *   heartbeat only refreshes the key, see `withHeartbeat`); older streams may still hold them.
  * - `lock_denied`, `warmup_started`, `warmup_finished`: no change to the status.
  *
  * Events of another exchange or instance leave the status unchanged.
@@ -127,6 +128,10 @@ export const step = (
  */
 export const apply = (status: Status.InstanceStatus, event: Lifecycle.LifecycleEvent): Status.InstanceStatus =>
   Either.getOrElse(step(status, event), () => status)
+
+/** The status with its last heartbeat set (the heartbeat is not an event: it only refreshes the key). */
+export const withHeartbeat = (status: Status.InstanceStatus, lastHeartbeat: DateTime.Utc | null): Status.InstanceStatus =>
+  new Status.InstanceStatus({ ...status, lastHeartbeat })
 
 /** Fold events, oldest first, from the initial status of `base`. */
 export const project = (events: Iterable<Lifecycle.LifecycleEvent>, base: ProjectionBase): Status.InstanceStatus => {
