@@ -1,11 +1,16 @@
 /** The `livermore` command: its subcommands and what each composes. */
-import { Command } from "@effect/cli"
-import { HttpLayerRouter, HttpServer } from "@effect/platform"
-import { Migrations } from "@livermore/store"
-import { Cause, Console, Effect, Exit, Layer } from "effect"
+import { Command, Options } from "@effect/cli"
+import { FetchHttpClient, HttpLayerRouter, HttpServer } from "@effect/platform"
+import { NodeIdentity } from "@livermore/engine"
+import { Migrations, Repositories } from "@livermore/store"
+import { Cause, ConfigError, Console, Effect, Exit, Layer, Option } from "effect"
+import * as ExchangeNode from "./ExchangeNode.js"
+import * as HarnessCommand from "./HarnessCommand.js"
 import * as NodeHttp from "./HttpServer.js"
 import * as IndicatorsCommand from "./IndicatorsCommand.js"
+import * as NodeSettings from "./NodeSettings.js"
 import * as NodeStatus from "./NodeStatus.js"
+import * as Prometheus from "./Prometheus.js"
 import * as SimCommand from "./SimCommand.js"
 import * as Storage from "./Storage.js"
 import { version } from "./Version.js"
@@ -34,14 +39,22 @@ const migrate = Command.make("migrate", {}, () =>
 )
 
 /** Logs the address once the server listens, and (released first) that shutdown has begun. */
-const AnnounceListening = Layer.scopedDiscard(
+const AnnounceListening = (settings: NodeSettings.NodeSettings) =>
+  Layer.scopedDiscard(
   Effect.gen(function* () {
     yield* HttpServer.addressFormattedWith((address) =>
-      Effect.logInfo(`Listening on ${address}; state idle: serving no exchange until told to start`)
+      Effect.logInfo(
+        `Listening on ${address}; ` +
+          (Option.isNone(settings.exchange)
+            ? "serving no exchange"
+            : settings.autostart
+              ? `starting ${settings.exchange.value}`
+              : `state idle: serving no exchange until told to start`)
+      )
     )
     yield* Effect.addFinalizer(() => Effect.logInfo("Stopping: closing the server, cache and database"))
   })
-)
+  )
 
 /** Logged last on a clean shutdown, after every other resource has been released. */
 const AnnounceStopped = Layer.scopedDiscard(
@@ -50,22 +63,56 @@ const AnnounceStopped = Layer.scopedDiscard(
   )
 )
 
-const start = Command.make("start", {}, () =>
+const startFlags = {
+  mode: Options.choice("mode", ["exchange", "pw-host", "all"]).pipe(
+    Options.withDescription("exchange: ingest one exchange; pw-host: public API from Redis only; all: everything (default; LIVERMORE_MODE)"),
+    Options.optional
+  ),
+  exchange: Options.text("exchange").pipe(
+    Options.withDescription("The exchange this node serves, by name (LIVERMORE_EXCHANGE); it waits idle for a start command"),
+    Options.optional
+  ),
+  autostart: Options.text("autostart").pipe(
+    Options.withDescription("Serve this exchange at once instead of waiting idle for a start command"),
+    Options.optional
+  ),
+  takeover: Options.boolean("takeover").pipe(
+    Options.withDescription("With --autostart: if another instance serves the exchange, ask it to stop and take over")
+  )
+}
+
+const start = Command.make("start", startFlags, (flags) =>
   Effect.gen(function* () {
     const choice = yield* Storage.choiceConfig
-    // Read before the slow storage start, so a bad PORT fails at once.
+    // Read before the slow storage start, so a bad setting fails at once.
     yield* NodeHttp.ListenConfig
-    yield* Effect.logInfo(`Livermore ${version} starting`)
+    const settings = yield* NodeSettings.config(flags)
+    if (settings.mode === "pw-host" && Option.isNone(choice.redisUrl)) {
+      return yield* Effect.fail(
+        ConfigError.InvalidData([], "mode pw-host serves the public API from Redis: set REDIS_URL")
+      )
+    }
+    yield* Effect.logInfo(`Livermore ${version} starting: ${NodeSettings.describe(settings)}`)
     for (const line of Storage.describeChoice(choice)) yield* Effect.logInfo(`Storage ${line}`)
 
     const storage = Layer.provideMerge(
       Migrations.layer({ directory: sqlDirectory }),
       Storage.layer(choice).pipe(Layer.tap(() => Effect.logInfo("Storage connected; applying migrations")))
     )
-    const server = HttpLayerRouter.serve(NodeHttp.HealthRoute, { disableListenLog: true, disableLogger: true }).pipe(
-      Layer.provide(NodeStatus.layer),
-      Layer.merge(AnnounceListening),
+    const exchange = Option.match(settings.exchange, {
+      onNone: () => Layer.empty,
+      onSome: (name) =>
+        ExchangeNode.layer(settings, name).pipe(
+          Layer.provide(NodeIdentity.layerConfig),
+          Layer.provide(Layer.mergeAll(Repositories.layer, FetchHttpClient.layer))
+        )
+    })
+    const routes = Layer.mergeAll(NodeHttp.HealthRoute, Prometheus.MetricsRoute)
+    const server = HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
+      Layer.provide(NodeStatus.layer(settings.mode)),
+      Layer.merge(AnnounceListening(settings)),
       Layer.provide(NodeHttp.layerNode),
+      Layer.provideMerge(exchange),
       Layer.provide(storage),
       Layer.provide(AnnounceStopped)
     )
@@ -73,14 +120,15 @@ const start = Command.make("start", {}, () =>
   })
 ).pipe(
   Command.withDescription(
-    "Start a node: HTTP server on PORT (default 3000) with /health, storage from REDIS_URL and DATABASE_URL " +
-      "(the embedded default when unset), migrations applied. The node starts idle. Stops cleanly on SIGINT/SIGTERM."
+    "Start a node: HTTP server on PORT (default 3000) with /health and /metrics, storage from REDIS_URL and " +
+      "DATABASE_URL (the embedded default when unset), migrations applied. It starts idle unless --autostart names " +
+      "an exchange; control commands arrive over Redis. Stops cleanly on SIGINT/SIGTERM."
   )
 )
 
 const livermore = Command.make("livermore").pipe(
   Command.withDescription("Livermore: real-time crypto market monitoring. See README.md for configuration."),
-  Command.withSubcommands([start, migrate, IndicatorsCommand.command, SimCommand.command])
+  Command.withSubcommands([start, migrate, IndicatorsCommand.command, SimCommand.command, HarnessCommand.command])
 )
 
 /** Parse `argv` (as `process.argv`) and run the chosen command. */

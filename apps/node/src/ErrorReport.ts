@@ -14,7 +14,8 @@ const configLines = (error: ConfigError.ConfigError): ReadonlyArray<string> => {
     case "InvalidData":
     case "SourceUnavailable":
     case "Unsupported":
-      return [`${error.path.join(".")}: ${error.message}`]
+      // A check across several settings has no single path: its message names them.
+      return [error.path.length === 0 ? error.message : `${error.path.join(".")}: ${error.message}`]
   }
 }
 

@@ -1,16 +1,41 @@
-/** What the node reports about itself at `/health`: version, lifecycle state and storage backends. */
-import { Clock, Context, Effect, Layer } from "effect"
-import { Storage, type BackendReport } from "./Storage.js"
+/**
+ * What the node reports about itself at `/health` (domain.md §9): the mode and what matters in it — for a node
+ * serving an exchange, the lifecycle state and whether its WebSocket is connected; for `pw-host`, that Redis
+ * answers — plus version, uptime and the storage backends.
+ */
+import type { Mode } from "@livermore/domain"
+import { ExchangeRunner } from "@livermore/engine"
+import { Clock, Context, DateTime, Effect, Layer, Option } from "effect"
+import { type BackendReport, Storage } from "./Storage.js"
 import { version } from "./Version.js"
+
+/** The exchange part of the report. */
+export interface ExchangeHealth {
+  readonly exchangeId: number
+  readonly exchangeName: string
+  readonly instanceId: string
+  readonly state: string
+  /** Live data is flowing: `active` and not paused. */
+  readonly websocketConnected: boolean
+  readonly paused: boolean
+  readonly symbolCount: number
+  readonly lastHeartbeat: string | null
+  readonly lastError: string | null
+}
 
 /** The `/health` body. */
 export interface HealthReport {
-  /** `ok` when every backend answers, `degraded` otherwise. */
+  /**
+   * `ok` when every backend the mode needs answers and the exchange (if any) is not reconnecting; `degraded`
+   * otherwise. An idle or stopped node is `ok`: waiting for `start` is a normal state.
+   */
   readonly status: "ok" | "degraded"
   readonly version: string
-  /** Lifecycle state of this node: it starts idle and serves nothing until told to start. */
-  readonly state: "idle"
+  readonly mode: Mode.Mode
+  /** Lifecycle state of the exchange served, `idle` when the node serves none. */
+  readonly state: string
   readonly uptimeSeconds: number
+  readonly exchange: ExchangeHealth | null
   readonly storage: { readonly database: BackendReport; readonly cache: BackendReport }
 }
 
@@ -20,23 +45,44 @@ export class NodeStatus extends Context.Tag("@livermore/node/NodeStatus")<
   { readonly health: Effect.Effect<HealthReport> }
 >() {}
 
-export const layer = Layer.effect(
-  NodeStatus,
-  Effect.gen(function* () {
-    const storage = yield* Storage
-    const startedAt = yield* Clock.currentTimeMillis
-    return {
-      health: Effect.gen(function* () {
-        const backends = yield* storage.check
-        const now = yield* Clock.currentTimeMillis
-        return {
-          status: backends.database.reachable && backends.cache.reachable ? "ok" : "degraded",
-          version,
-          state: "idle",
-          uptimeSeconds: Math.floor((now - startedAt) / 1000),
-          storage: backends
-        } as const
-      })
-    }
-  })
-)
+/** The report for `mode`, over the runner when this node serves an exchange. */
+export const layer = (mode: Mode.Mode) =>
+  Layer.effect(
+    NodeStatus,
+    Effect.gen(function* () {
+      const storage = yield* Storage
+      const runner = yield* Effect.serviceOption(ExchangeRunner.ExchangeRunner)
+      const startedAt = yield* Clock.currentTimeMillis
+      return {
+        health: Effect.gen(function* () {
+          const backends = yield* storage.check
+          const now = yield* Clock.currentTimeMillis
+          const exchange: ExchangeHealth | null = Option.isNone(runner)
+            ? null
+            : yield* Effect.map(runner.value.info, (info) => ({
+                exchangeId: info.status.exchangeId,
+                exchangeName: info.status.exchangeName,
+                instanceId: info.status.instanceId,
+                state: info.status.connectionState,
+                websocketConnected: info.status.connectionState === "active" && !info.paused,
+                paused: info.paused,
+                symbolCount: info.status.symbolCount,
+                lastHeartbeat: info.status.lastHeartbeat === null ? null : DateTime.formatIso(info.status.lastHeartbeat),
+                lastError: info.status.lastError
+              }))
+          // pw-host reads everything from Redis; the database matters only where the node ingests or serves keys.
+          const backendsOk = mode === "pw-host" ? backends.cache.reachable : backends.database.reachable && backends.cache.reachable
+          const exchangeOk = exchange === null || exchange.state !== "reconnecting"
+          return {
+            status: backendsOk && exchangeOk ? "ok" : "degraded",
+            version,
+            mode,
+            state: exchange?.state ?? "idle",
+            uptimeSeconds: Math.floor((now - startedAt) / 1000),
+            exchange,
+            storage: backends
+          } as const
+        })
+      }
+    })
+  )

@@ -5,6 +5,7 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { CacheConfig, CacheServices, RedisClient } from "@livermore/cache"
+import { ControlChannel, JsonStore } from "@livermore/engine"
 import { StoreClient } from "@livermore/store"
 import { Config, Context, Data, Effect, Layer, Option, type Redacted } from "effect"
 import * as path from "node:path"
@@ -102,12 +103,16 @@ const redisLayer = Layer.unwrapEffect(
         probe("redis", redis.host, redis.use("ping", (r) => r.ping()), (e) => e.message)
       )
     )
-    return Layer.merge(CacheServices.layerRedis, check).pipe(Layer.provideMerge(client))
+    return Layer.mergeAll(CacheServices.layerRedis, JsonStore.layerRedis, ControlChannel.layerRedis, check).pipe(
+      Layer.provideMerge(client)
+    )
   })
 )
 
-const memoryLayer = Layer.merge(
+const memoryLayer = Layer.mergeAll(
   CacheServices.layerMemory,
+  JsonStore.layerMemory,
+  ControlChannel.layerMemory,
   Layer.succeed(CacheCheck, Effect.succeed({ backend: "memory", where: "in-process", reachable: true }))
 )
 

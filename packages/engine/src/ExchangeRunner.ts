@@ -11,17 +11,12 @@
  * Commands are serialized (one at a time), except that `stop` can always interrupt a run that is still
  * starting or warming: the run itself is a fiber in the run's scope, never the caller's.
  */
-import {
-  Bus,
-  type CacheError as CacheErrors,
-  CandleCache,
-  ExchangeLock,
-  TickerCache
-} from "@livermore/cache"
+import { type Bus, type CacheError as CacheErrors, CandleCache, ExchangeLock, Keys, TickerCache } from "@livermore/cache"
 import type { Lifecycle as Domain, Market, Status, Timeframe } from "@livermore/domain"
 import { ExchangeAdapter, type ExchangeError, type MarketEvent } from "@livermore/exchange"
 import {
   Cause,
+  Clock,
   Context,
   Data,
   Deferred,
@@ -37,10 +32,13 @@ import {
   Scope,
   Stream
 } from "effect"
-import type { JsonStore } from "./JsonStore.js"
+import { JsonStore } from "./JsonStore.js"
 import { Lifecycle } from "./Lifecycle.js"
+import * as Metrics from "./Metrics.js"
 import * as Warmup from "./Warmup.js"
-import type * as WarmupPlan from "./WarmupPlan.js"
+import * as WarmupPlan from "./WarmupPlan.js"
+
+
 
 type CacheError = CacheErrors.CacheError
 
@@ -67,7 +65,7 @@ export class NotApplicable extends Data.TaggedError("NotApplicable")<{
 }
 
 /** Tunables of a run; the defaults are domain.md §5's. */
-export interface Options {
+export interface Options<R = never> {
   /** How often status and lock are refreshed. Default 10 seconds. */
   readonly heartbeatInterval?: Duration.DurationInput | undefined
   /** Lease length of the lock (the status TTL is the `Lifecycle`'s). Default 30 seconds. */
@@ -75,7 +73,7 @@ export interface Options {
   /** Timeframes served. Default: the exchange row's. */
   readonly timeframes?: ReadonlyArray<Timeframe.Timeframe> | undefined
   /** Resolves the symbols to serve at each start (the symbol universe). */
-  readonly universe: Effect.Effect<ReadonlyArray<Market.SymbolId>, unknown>
+  readonly universe: Effect.Effect<ReadonlyArray<Market.SymbolId>, unknown, R>
   /** Passed to the warmup. */
   readonly warmup?: { readonly minCandles?: number | undefined; readonly concurrency?: number | undefined } | undefined
   /** Who this instance is, as the lock shows it to anyone refused. */
@@ -152,8 +150,12 @@ const describe = (cause: unknown): string => {
 }
 
 /** The runner over the services of the environment; its runs live in the layer's scope. */
-export const make = (options: Options): Effect.Effect<Context.Tag.Service<ExchangeRunner>, never, Env | Scope.Scope> =>
+export const make = <R = never>(
+  options: Options<R>
+): Effect.Effect<Context.Tag.Service<ExchangeRunner>, never, Env | R | Scope.Scope> =>
   Effect.gen(function* () {
+    const universeNeeds = yield* Effect.context<R>()
+    const universe = Effect.provide(options.universe, universeNeeds)
     const lifecycle = yield* Lifecycle
     const lock = yield* ExchangeLock.ExchangeLock
     const adapter = yield* ExchangeAdapter.ExchangeAdapter
@@ -191,11 +193,14 @@ export const make = (options: Options): Effect.Effect<Context.Tag.Service<Exchan
     const onMarketEvent = (event: MarketEvent.MarketEvent): Effect.Effect<void, CacheError> => {
       switch (event._tag) {
         case "Candle":
-          return candles.upsert({ exchangeId, symbol: event.symbol, timeframe: event.timeframe }, event.candle)
+          return candles
+            .upsert({ exchangeId, symbol: event.symbol, timeframe: event.timeframe }, event.candle)
+            .pipe(Effect.zipRight(Metrics.recordCandlesWritten(exchange.name, event.timeframe)))
         case "Ticker":
           return tickers.set(exchangeId, event.ticker)
         case "Reconnected":
           return Effect.gen(function* () {
+            yield* Metrics.recordWsReconnect(exchange.name)
             const downMs = event.at - event.downSince
             yield* note(
               lifecycle.transition("reconnecting", `exchange connection lost for ${event.symbols.length} symbol(s)`)
@@ -213,7 +218,10 @@ export const make = (options: Options): Effect.Effect<Context.Tag.Service<Exchan
     const liveStream = (run: Run): Effect.Effect<void> =>
       adapter.stream({ symbols: run.symbols, timeframes, tickers: true }).pipe(
         Stream.runForEach((event) =>
-          Effect.catchAll(onMarketEvent(event), (error) => Effect.logWarning(`Live data not cached: ${error.message}`))
+          Metrics.recordWsMessages(exchange.name).pipe(
+            Effect.zipRight(onMarketEvent(event)),
+            Effect.catchAll((error) => Effect.logWarning(`Live data not cached: ${error.message}`))
+          )
         ),
         Effect.catchAll((error: ExchangeError.ExchangeError) =>
           Effect.gen(function* () {
@@ -275,7 +283,7 @@ export const make = (options: Options): Effect.Effect<Context.Tag.Service<Exchan
     /** The part of a run after the lock: symbols, warmup, active, live. Fails with why it could not come up. */
     const bringUp = (run: Run): Effect.Effect<void, StartFailed> =>
       Effect.gen(function* () {
-        const symbols = yield* options.universe.pipe(
+        const symbols = yield* universe.pipe(
           Effect.mapError((error) => failure(`symbol universe: ${describe(error)}`, error))
         )
         if (symbols.length === 0) return yield* failure("the symbol universe is empty")
@@ -382,6 +390,27 @@ export const make = (options: Options): Effect.Effect<Context.Tag.Service<Exchan
       }
     })
 
+    // Gauges follow the lifecycle and the adapter's counters; sampled, so a scrape is at most a second behind.
+    const store = yield* JsonStore
+    yield* Metrics.register(exchange.name, timeframes)
+    const sampled = { requests: 0, rateLimited: 0, banned: 0 }
+    const sample = Effect.gen(function* () {
+      const status = yield* lifecycle.status
+      yield* Metrics.setLifecycleState(exchange.name, status.connectionState)
+      if (status.lastHeartbeat !== null) {
+        const now = yield* Clock.currentTimeMillis
+        yield* Metrics.setHeartbeatAge(exchange.name, Duration.millis(Math.max(0, now - status.lastHeartbeat.epochMillis)))
+      }
+      const rest = yield* adapter.restStats
+      yield* Metrics.observeRestStats(exchange.name, sampled, rest)
+      sampled.requests = rest.requests
+      sampled.rateLimited = rest.rateLimited
+      sampled.banned = rest.banned
+      const stats = yield* Effect.option(store.get(Keys.warmupStats(exchangeId), WarmupPlan.Stats))
+      if (Option.isSome(stats) && Option.isSome(stats.value)) yield* Metrics.setWarmupProgress(exchange.name, stats.value.value)
+    })
+    yield* Effect.forkScoped(sample.pipe(Effect.repeat(Schedule.spaced("1 second"))))
+
     return ExchangeRunner.of({
       start,
       awaitActive,
@@ -407,7 +436,7 @@ export const make = (options: Options): Effect.Effect<Context.Tag.Service<Exchan
       reloadSymbols: mailbox.withPermits(1)(
         Effect.gen(function* () {
           const run = yield* serving("reload-settings")
-          const symbols = yield* options.universe.pipe(
+          const symbols = yield* universe.pipe(
             Effect.mapError((error) => failure(`symbol universe: ${describe(error)}`, error))
           )
           const same = symbols.length === run.symbols.length && symbols.every((s, i) => s === run.symbols[i])
@@ -456,7 +485,7 @@ export const make = (options: Options): Effect.Effect<Context.Tag.Service<Exchan
   })
 
 /** The runner as a layer; stopping the layer stops a run in progress (and releases its lock). */
-export const layer = (options: Options): Layer.Layer<ExchangeRunner, never, Env> =>
+export const layer = <R = never>(options: Options<R>): Layer.Layer<ExchangeRunner, never, Env | R> =>
   Layer.scoped(
     ExchangeRunner,
     Effect.gen(function* () {

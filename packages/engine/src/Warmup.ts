@@ -5,7 +5,7 @@
  */
 import { Bus, type CacheError, CandleCache, Keys } from "@livermore/cache"
 import { type Exchange, type Market, Timeframe } from "@livermore/domain"
-import { ExchangeAdapter } from "@livermore/exchange"
+import { ExchangeAdapter, type ExchangeError } from "@livermore/exchange"
 import { Cause, Clock, Effect, Either, type Option, Ref } from "effect"
 import { JsonStore } from "./JsonStore.js"
 import * as WarmupPlan from "./WarmupPlan.js"
@@ -30,6 +30,31 @@ export interface Options {
   readonly now?: number | undefined
 }
 
+/**
+ * Which scheduled entries (indices into the schedule) are taken: `next` is the first not yet claimed, `inFlight`
+ * the ones being fetched, oldest first.
+ */
+interface Claims {
+  readonly next: number
+  readonly inFlight: ReadonlyArray<number>
+}
+
+/** `claims` once entry `done` has finished: it leaves `inFlight`, and the next unclaimed entry, if any, joins. */
+const release = (
+  claims: Claims,
+  done: number,
+  total: number
+): { readonly claims: Claims; readonly claimed: number | undefined } => {
+  const claimed = claims.next < total ? claims.next : undefined
+  return {
+    claimed,
+    claims: {
+      next: claimed === undefined ? claims.next : claimed + 1,
+      inFlight: [...claims.inFlight.filter((i) => i !== done), ...(claimed === undefined ? [] : [claimed])]
+    }
+  }
+}
+
 /** Read the schedule of an exchange (decoded). */
 export const readSchedule = (
   exchangeId: Exchange.ExchangeId
@@ -45,6 +70,12 @@ export const readStats = (
 /**
  * Run warmup for the adapter's exchange and return the final stats. A pair whose fetch fails is recorded in
  * `failures` and warmup goes on; a cache failure aborts the run, leaving stats `failed` (best effort) and failing.
+ *
+ * Stats are written and published once when scanning starts, once when fetching starts (the schedule is then
+ * written), once per scheduled pair as it completes or fails, and once at the end: `scheduledPairs + 3` updates.
+ * A run that reaches its end is `completed` even if some (or all) pairs failed: domain.md §6 names the statuses
+ * but not this case, and `failedPairs`/`failures` already say which pairs are missing, while `failed` stays the
+ * sign that the run itself aborted (nothing after it can be trusted).
  */
 export const run = Effect.fn("Warmup.run")(function* (options: Options) {
   const cache = yield* CandleCache.CandleCache
@@ -79,24 +110,24 @@ export const run = Effect.fn("Warmup.run")(function* (options: Options) {
   )
   // One writer at a time, so the key and the channel see updates in order even with concurrent fetches.
   const lock = yield* Effect.makeSemaphore(1)
-  const update = (f: (stats: WarmupPlan.Stats) => Omit<WarmupPlan.Stats, "updatedAt" | "percentComplete" | "etaSeconds">) =>
-    lock.withPermits(1)(
-      Effect.gen(function* () {
-        const at = yield* Clock.currentTimeMillis
-        const next = yield* Ref.updateAndGet(state, (current) => {
-          const changed = f(current)
-          const done = changed.completedPairs + changed.failedPairs
-          return new WarmupPlan.Stats({
-            ...changed,
-            percentComplete: WarmupPlan.percentComplete(done, changed.scheduledPairs),
-            etaSeconds: WarmupPlan.etaSeconds(at - changed.startedAt, done, changed.scheduledPairs),
-            updatedAt: at
-          })
+  /** Compute, store and publish the next stats. The caller holds `lock`. */
+  const write = (f: (stats: WarmupPlan.Stats) => Omit<WarmupPlan.Stats, "updatedAt" | "percentComplete" | "etaSeconds">) =>
+    Effect.gen(function* () {
+      const at = yield* Clock.currentTimeMillis
+      const next = yield* Ref.updateAndGet(state, (current) => {
+        const changed = f(current)
+        const done = changed.completedPairs + changed.failedPairs
+        return new WarmupPlan.Stats({
+          ...changed,
+          percentComplete: WarmupPlan.percentComplete(done, changed.scheduledPairs),
+          etaSeconds: WarmupPlan.etaSeconds(at - changed.startedAt, done, changed.scheduledPairs),
+          updatedAt: at
         })
-        yield* store.set(Keys.warmupStats(exchangeId), WarmupPlan.Stats, next)
-        yield* bus.publish(statsChannel(exchangeId), WarmupPlan.Stats, next)
       })
-    )
+      yield* store.set(Keys.warmupStats(exchangeId), WarmupPlan.Stats, next)
+      yield* bus.publish(statsChannel(exchangeId), WarmupPlan.Stats, next)
+    })
+  const update = (f: Parameters<typeof write>[0]) => lock.withPermits(1)(write(f))
 
   const body = Effect.gen(function* () {
     yield* update((stats) => stats)
@@ -112,29 +143,43 @@ export const run = Effect.fn("Warmup.run")(function* (options: Options) {
       })
     )
     const planned = WarmupPlan.plan(holdings, now, minCandles)
+    const entries = planned.entries
     const schedule = new WarmupPlan.Schedule({
       exchangeId,
       scannedAt: now,
       minCandles,
       totalPairs: planned.totalPairs,
-      entries: planned.entries
+      entries
     })
     yield* store.set(Keys.warmupSchedule(exchangeId), WarmupPlan.Schedule, schedule)
+
+    // `workers` fetchers each take the next unclaimed entry when they finish one. Claiming happens in the same
+    // locked step as recording the finished pair, so each pair costs exactly one stats write, and
+    // `currentSymbol`/`currentTimeframe` always name the oldest entry in flight (with concurrency 1, the one
+    // being fetched).
+    const workers = Math.min(Math.max(1, options.concurrency ?? 1), entries.length)
+    const firstClaims = Array.from({ length: workers }, (_, i) => i)
+    const queue = yield* Ref.make<Claims>({ next: workers, inFlight: firstClaims })
+    const current = (inFlight: ReadonlyArray<number>) => {
+      const entry = inFlight[0] === undefined ? undefined : entries[inFlight[0]]
+      return { currentSymbol: entry?.symbol ?? null, currentTimeframe: entry?.timeframe ?? null }
+    }
     yield* update((stats) => ({
       ...stats,
       status: "fetching",
       skippedPairs: planned.skippedPairs,
-      scheduledPairs: planned.entries.length
+      scheduledPairs: entries.length,
+      ...current(firstClaims)
     }))
 
-    yield* Effect.forEach(
-      planned.entries,
-      (entry) =>
+    /** Record the outcome of entry `index` and claim the next entry for the same worker (none when all are claimed). */
+    const finish = (index: number, entry: WarmupPlan.Entry, outcome: Either.Either<number, ExchangeError.ExchangeError>) =>
+      lock.withPermits(1)(
         Effect.gen(function* () {
-          yield* update((stats) => ({ ...stats, currentSymbol: entry.symbol, currentTimeframe: entry.timeframe }))
-          const outcome = yield* fetchEntry(entry)
-          yield* update((stats) =>
-            outcome._tag === "Right"
+          const { claims, claimed } = release(yield* Ref.get(queue), index, entries.length)
+          yield* Ref.set(queue, claims)
+          yield* write((stats) => ({
+            ...(Either.isRight(outcome)
               ? { ...stats, completedPairs: stats.completedPairs + 1 }
               : {
                   ...stats,
@@ -149,11 +194,25 @@ export const run = Effect.fn("Warmup.run")(function* (options: Options) {
                       error: outcome.left.message
                     })
                   ]
-                }
-          )
-        }),
-      { concurrency: Math.max(1, options.concurrency ?? 1), discard: true }
-    )
+                }),
+            ...current(claims.inFlight)
+          }))
+          return claimed
+        })
+      )
+
+    const worker = (first: number) =>
+      Effect.gen(function* () {
+        let index: number | undefined = first
+        while (index !== undefined) {
+          const entry: WarmupPlan.Entry = entries[index]!
+          index = yield* finish(index, entry, yield* fetchEntry(entry))
+        }
+      })
+    yield* Effect.forEach(firstClaims, worker, { concurrency: Math.max(1, workers), discard: true })
+
+    // The run reached its end: `completed` even when some pairs failed (they are in `failedPairs` and
+    // `failures`); `failed` is kept for a run that aborted (domain.md §6 lists both without saying more).
     yield* update((stats) => ({ ...stats, status: "completed", currentSymbol: null, currentTimeframe: null }))
     return yield* Ref.get(state)
   })
@@ -180,7 +239,7 @@ export const run = Effect.fn("Warmup.run")(function* (options: Options) {
         return { real, previous: before[before.length - 1]?.close }
       })
       const downloaded = yield* Effect.either(download)
-      if (downloaded._tag === "Left") return downloaded
+      if (Either.isLeft(downloaded)) return Either.left(downloaded.left)
       const { real, previous } = downloaded.right
       yield* cache.upsertMany(series, WarmupPlan.fillEmpty(entry.timeframe, entry, real, previous))
       return Either.right(real.length)

@@ -143,6 +143,37 @@ const collectUpdates = (exchangeId: Exchange.ExchangeId) =>
     return updates
   })
 
+/**
+ * The exact updates of one run with `concurrency` 1 (Warmup.run's contract): scanning, fetching (naming the first
+ * entry), one per scheduled pair as it finishes (naming the entry fetched next), and completed.
+ */
+const assertUpdates = (seen: ReadonlyArray<WarmupPlan.Stats>, entries: ReadonlyArray<WarmupPlan.Entry>) => {
+  const current = (s: WarmupPlan.Stats) => [s.currentSymbol, s.currentTimeframe]
+  const named = (entry: WarmupPlan.Entry | undefined) => [entry?.symbol ?? null, entry?.timeframe ?? null]
+  assert.strictEqual(seen.length, entries.length + 3, "one update each for scanning, fetching, every pair and the end")
+  assert.deepStrictEqual([seen[0]?.status, seen[0]?.scheduledPairs, current(seen[0]!)], ["scanning", 0, [null, null]])
+  assert.deepStrictEqual([seen[1]?.status, seen[1]?.scheduledPairs, current(seen[1]!)], ["fetching", entries.length, named(entries[0])])
+  entries.forEach((_, k) => {
+    const update = seen[2 + k]!
+    assert.strictEqual(update.status, "fetching")
+    assert.strictEqual(update.completedPairs + update.failedPairs, k + 1, `update after pair ${k}`)
+    assert.deepStrictEqual(current(update), named(entries[k + 1]), `update after pair ${k} names the next entry`)
+  })
+  const last = seen[seen.length - 1]!
+  assert.deepStrictEqual([last.status, last.percentComplete, last.etaSeconds, current(last)], ["completed", 100, 0, [null, null]])
+}
+
+/** Every candle the cache holds for `symbols` × all timeframes of `exchangeId`, per pair. */
+const dump = (exchangeId: Exchange.ExchangeId, symbols: ReadonlyArray<Market.SymbolId>) =>
+  Effect.flatMap(CandleCache.CandleCache, (cache) =>
+    Effect.forEach(symbols, (symbol) =>
+      Effect.forEach(ALL, (timeframe) => cache.recent({ exchangeId, symbol, timeframe }, 500))
+    )
+  )
+
+/** Stats without the times a run was stamped with. */
+const timeless = ({ startedAt: _s, updatedAt: _u, ...rest }: WarmupPlan.Stats) => rest
+
 describe("Warmup against the simulator", () => {
   it.scopedLive(
     "cold warmup fills every pair, schedule first; a warm restart makes zero REST candle calls",
@@ -152,15 +183,16 @@ describe("Warmup against the simulator", () => {
         const symbols = setup.symbols.slice(0, 3)
         const exchangeId = setup.adapter.exchange.id
         const updates = yield* collectUpdates(exchangeId)
-        yield* coldWarmup(setup, symbols)
+        const schedule = yield* coldWarmup(setup, symbols)
         yield* Effect.sleep("50 millis")
-        const seen = yield* Ref.get(updates)
-        assert.strictEqual(seen[0]?.status, "scanning")
-        assert.strictEqual(seen[seen.length - 1]?.status, "completed")
-        assert.isTrue(seen.some((s) => s.status === "fetching" && s.currentTimeframe !== null))
+        const cold = yield* Ref.get(updates)
+        assertUpdates(cold, schedule.entries)
+        assert.deepStrictEqual(cold[cold.length - 1], Option.getOrThrow(yield* Warmup.readStats(exchangeId)))
 
         const before = yield* klines(setup.sim)
         const warm = yield* withAdapter(setup.adapter, Warmup.run({ symbols, now: START + 60_000 }))
+        yield* Effect.sleep("50 millis")
+        assertUpdates((yield* Ref.get(updates)).slice(cold.length), [])
         assert.strictEqual(yield* klines(setup.sim), before, "zero REST candle calls on a warm restart")
         assert.strictEqual(warm.status, "completed")
         assert.strictEqual(warm.skippedPairs, 15)
@@ -223,25 +255,150 @@ describe("Warmup against the simulator", () => {
   )
 
   it.scopedLive(
-    "a failing pair is recorded and warmup continues",
+    "a failing pair (unknown symbol) is recorded, the others complete, the run ends completed; the next run retries it",
     () =>
       Effect.gen(function* () {
         const setup = yield* setUp({ symbols: 3 })
         const symbols = setup.symbols.slice(0, 2)
+        const exchangeId = setup.adapter.exchange.id
+        const nope = Schema.decodeSync(Market.SymbolId)("NOPEUSDT")
         const broken: Adapter = {
           ...setup.adapter,
           history: (symbol, timeframe, range) =>
-            symbol === symbols[0] && timeframe === "1h"
-              ? setup.adapter.history(Schema.decodeSync(Market.SymbolId)("NOPEUSDT"), timeframe, range)
-              : setup.adapter.history(symbol, timeframe, range)
+            setup.adapter.history(symbol === symbols[0] && timeframe === "1h" ? nope : symbol, timeframe, range)
         }
+        const updates = yield* collectUpdates(exchangeId)
         const stats = yield* withAdapter(broken, Warmup.run({ symbols, now: START }))
+        const schedule = Option.getOrThrow(yield* Warmup.readSchedule(exchangeId))
+        yield* Effect.sleep("50 millis")
+        assertUpdates(yield* Ref.get(updates), schedule.entries)
+
+        // domain.md §6 does not say; the run reached its end, so it is `completed` with the failure listed.
         assert.strictEqual(stats.status, "completed")
         assert.strictEqual(stats.failedPairs, 1)
         assert.strictEqual(stats.completedPairs, 9)
         assert.strictEqual(stats.percentComplete, 100)
-        assert.deepStrictEqual(stats.failures.map((f) => [f.symbol, f.timeframe]), [[symbols[0], "1h"]])
+        assert.strictEqual(stats.etaSeconds, 0)
+        assert.isUndefined(stats.error)
+        const entry = schedule.entries.find((e) => e.symbol === symbols[0] && e.timeframe === "1h")!
+        assert.deepStrictEqual(
+          stats.failures.map((f) => [f.symbol, f.timeframe, f.from, f.to]),
+          [[symbols[0], "1h", entry.from, entry.to]]
+        )
+        assert.match(stats.failures[0]!.error, /NOPEUSDT/)
+        assert.deepStrictEqual(Option.getOrThrow(yield* Warmup.readStats(exchangeId)), stats)
+
+        const cache = yield* CandleCache.CandleCache
+        assert.strictEqual(yield* cache.count({ exchangeId, symbol: symbols[0]!, timeframe: "1h" }), 0)
+        for (const symbol of symbols) {
+          for (const timeframe of ALL) {
+            if (symbol === symbols[0] && timeframe === "1h") continue
+            const endingAt = Timeframe.lastClosedOpenTime(timeframe, START)
+            assert.isAtLeast(yield* cache.contiguousClosed({ exchangeId, symbol, timeframe }, { endingAt }), 60)
+          }
+        }
+
+        // The next run schedules only the failed pair, and with a working adapter it completes.
+        const before = yield* klines(setup.sim)
+        const retry = yield* withAdapter(setup.adapter, Warmup.run({ symbols, now: START }))
+        assert.deepStrictEqual(
+          Option.getOrThrow(yield* Warmup.readSchedule(exchangeId)).entries.map((e) => [e.symbol, e.timeframe, e.reason]),
+          [[symbols[0], "1h", "empty"]]
+        )
+        assert.strictEqual((yield* klines(setup.sim)) - before, 1)
+        assert.deepStrictEqual([retry.status, retry.completedPairs, retry.failedPairs, retry.failures], ["completed", 1, 0, []])
+        yield* assertSufficient(exchangeId, symbols, START)
       }).pipe(Effect.provide(Memory)),
+    60_000
+  )
+
+  it.scopedLive(
+    "every fetch failing (injected 500s): each pair is in failures, the run still ends completed",
+    () =>
+      Effect.gen(function* () {
+        const setup = yield* setUp({ symbols: 2, faults: { restErrorRate: 1 } })
+        const symbols = setup.symbols.slice(0, 2)
+        const exchangeId = setup.adapter.exchange.id
+        const updates = yield* collectUpdates(exchangeId)
+        const stats = yield* withAdapter(setup.adapter, Warmup.run({ symbols, now: START }))
+        const schedule = Option.getOrThrow(yield* Warmup.readSchedule(exchangeId))
+        yield* Effect.sleep("50 millis")
+        assertUpdates(yield* Ref.get(updates), schedule.entries)
+
+        assert.strictEqual(schedule.entries.length, 10)
+        assert.deepStrictEqual(
+          [stats.status, stats.scheduledPairs, stats.completedPairs, stats.failedPairs, stats.percentComplete],
+          ["completed", 10, 0, 10, 100]
+        )
+        assert.deepStrictEqual(
+          stats.failures.map((f) => [f.symbol, f.timeframe, f.from, f.to]),
+          schedule.entries.map((e) => [e.symbol, e.timeframe, e.from, e.to])
+        )
+        assert.isTrue(stats.failures.every((f) => /500/.test(f.error)), stats.failures[0]?.error)
+        assert.isAtLeast((yield* setup.sim.stats).restErrors, 10)
+        assert.deepStrictEqual((yield* dump(exchangeId, symbols)).flat(2), [])
+
+        yield* setup.sim.setFaults({ restErrorRate: 0 })
+        const retry = yield* withAdapter(setup.adapter, Warmup.run({ symbols, now: START }))
+        assert.deepStrictEqual([retry.status, retry.completedPairs, retry.failedPairs], ["completed", 10, 0])
+        yield* assertSufficient(exchangeId, symbols, START)
+      }).pipe(Effect.provide(Memory)),
+    60_000
+  )
+
+  it.scopedLive(
+    "concurrency 4 gives the same cache, stats and REST calls as concurrency 1",
+    () =>
+      Effect.gen(function* () {
+        // Half the symbols illiquid (zero-volume klines in the ranges), as a cold start meets them.
+        // Each run gets a cache of its own; the first-call probe of `setUp` reads a store of its own too.
+        const setup = yield* Effect.provide(
+          setUp({ symbols: 4, illiquidRatio: 0.5, emptyBucketProbability: 0.5 }),
+          JsonStore.layerMemory
+        )
+        const symbols = setup.symbols
+        const exchangeId = setup.adapter.exchange.id
+        const inFlight = yield* Ref.make({ now: 0, max: 0 })
+        const counted: Adapter = {
+          ...setup.adapter,
+          history: (symbol, timeframe, range) =>
+            Effect.acquireUseRelease(
+              Ref.update(inFlight, ({ now, max }) => ({ now: now + 1, max: Math.max(max, now + 1) })),
+              () => setup.adapter.history(symbol, timeframe, range),
+              () => Ref.update(inFlight, (n) => ({ ...n, now: n.now - 1 }))
+            )
+        }
+        const warm = (concurrency: number) =>
+          Effect.gen(function* () {
+            const updates = yield* collectUpdates(exchangeId)
+            const before = yield* klines(setup.sim)
+            const stats = yield* withAdapter(counted, Warmup.run({ symbols, now: START, concurrency }))
+            const requests = (yield* klines(setup.sim)) - before
+            yield* Effect.sleep("50 millis")
+            const seen = yield* Ref.get(updates)
+            return { stats, requests, seen, cache: yield* dump(exchangeId, symbols) }
+          }).pipe(Effect.scoped, Effect.provide(Memory))
+
+        const one = yield* warm(1)
+        const maxSequential = (yield* Ref.get(inFlight)).max
+        const four = yield* warm(4)
+        assert.strictEqual(maxSequential, 1)
+        assert.isAbove((yield* Ref.get(inFlight)).max, 1, "fetches overlapped")
+
+        assert.deepStrictEqual(timeless(four.stats), timeless(one.stats))
+        assert.deepStrictEqual([four.stats.status, four.stats.completedPairs, four.stats.failedPairs], ["completed", 20, 0])
+        assert.strictEqual(four.requests, one.requests)
+        assert.strictEqual(one.requests, 20, "one klines request per pair")
+        assert.deepStrictEqual(four.cache, one.cache)
+
+        // Also one update per pair, in order of completion, with the counts rising by one.
+        assert.strictEqual(four.seen.length, 20 + 3)
+        assert.deepStrictEqual(
+          four.seen.map((s) => s.completedPairs + s.failedPairs),
+          [0, 0, ...Array.from({ length: 20 }, (_, k) => k + 1), 20]
+        )
+        assert.deepStrictEqual(four.seen.map((s) => s.status), ["scanning", ...Array<string>(21).fill("fetching"), "completed"])
+      }),
     60_000
   )
 })
