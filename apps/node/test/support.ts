@@ -23,6 +23,13 @@ export const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME:
 export const start = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = baseEnv(), cwd = root): ChildProcess =>
   spawn(tsx, [bin, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
 
+/**
+ * Start `livermore …` as ONE process (node with tsx as a loader), for tests that signal it: the tsx CLI runs the
+ * program in a child process, so a SIGKILL sent to the CLI would leave the program itself running.
+ */
+export const startSingle = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = baseEnv(), cwd = root): ChildProcess =>
+  spawn(process.execPath, ["--import", "tsx", bin, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+
 /** Wait for a started command to end, collecting its output. */
 export const collect = (child: ChildProcess): Promise<Outcome> =>
   new Promise((resolve, reject) => {

@@ -163,6 +163,9 @@ export const make = <R = never>(
     const tickers = yield* TickerCache.TickerCache
     const context = yield* Effect.context<Env>()
     const layerScope = yield* Effect.scope
+    // Runs live in a scope of their own, made now: the layer's `stop` finalizer (added after `make`) then runs
+    // before any run scope closes, so a shutdown goes stopping → lock released → stopped, in that order.
+    const runsScope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
     const exchange = adapter.exchange
     const exchangeId = exchange.id
     const heartbeatInterval = Duration.decode(options.heartbeatInterval ?? Duration.seconds(10))
@@ -322,7 +325,7 @@ export const make = <R = never>(
           }
           const lease = acquired.right
           yield* note(lifecycle.lockAcquired(lease.epoch, `lock taken at epoch ${lease.epoch}`))
-          const scope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
+          const scope = yield* Scope.fork(runsScope, ExecutionStrategy.sequential)
           const run: Run = {
             scope,
             epoch: lease.epoch,

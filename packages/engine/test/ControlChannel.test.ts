@@ -5,11 +5,10 @@
  * Waits use generous bounds; nothing asserts on speed.
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Bus, Keys, RedisClient } from "@livermore/cache"
+import { Bus, RedisClient } from "@livermore/cache"
 import { Control, Market } from "@livermore/domain"
 import {
   Cause,
-  Config,
   type Context,
   DateTime,
   Deferred,
@@ -26,6 +25,7 @@ import {
   SubscriptionRef
 } from "effect"
 import * as ControlChannel from "../src/ControlChannel.js"
+import { freshPrefix, redisLayer } from "./redisNamespace.js"
 
 type Env = Bus.Bus | ControlChannel.CommandHistory
 
@@ -487,41 +487,10 @@ const Memory = Layer.mergeAll(Bus.layerMemory, ControlChannel.layerMemory)
 
 suite("control channel on the memory Bus", Memory, ControlChannel.makeMemory, true)
 
-const howToStart = `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no`
-const redisUrl = Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379"))
-const prefix = `livermore-test:control:${crypto.randomUUID()}:`
-
-const Client = Layer.unwrapEffect(
-  Effect.map(redisUrl, (url) => RedisClient.layer({ url, keyPrefix: prefix, connectTimeout: "3 seconds" }))
-).pipe(
-  Layer.mapError(
-    (error) =>
-      new Error(
-        `The control channel Redis tests need a Redis server at REDIS_URL (default redis://127.0.0.1:6379), and none answered: ${error.message}\n` +
-          `Start one with: ${howToStart}`
-      )
-  )
-)
-
-const deleteNamespace = (redis: RedisClient.RedisClient["Type"]) =>
-  Effect.gen(function* () {
-    let cursor = "0"
-    do {
-      const [next, keys] = yield* redis.use("test.cleanup", (r) =>
-        r.scan(cursor, "MATCH", `${Keys.escapeGlob(redis.prefix)}*`, "COUNT", 500)
-      )
-      if (keys.length > 0) yield* redis.use("test.cleanup", (r) => r.unlink(...keys))
-      cursor = next
-    } while (cursor !== "0")
-  })
-
-const Cleanup = Layer.scopedDiscard(
-  Effect.flatMap(RedisClient.RedisClient, (redis) => Effect.addFinalizer(() => Effect.ignore(deleteNamespace(redis))))
-)
+const prefix = freshPrefix("control")
 
 const Live = Layer.mergeAll(Bus.layerRedis, ControlChannel.layerRedis).pipe(
-  Layer.provideMerge(Cleanup),
-  Layer.provideMerge(Client)
+  Layer.provideMerge(redisLayer("control", prefix))
 )
 
 const raw = <A>(f: (redis: RedisClient.Connection["redis"]) => Promise<A>) =>

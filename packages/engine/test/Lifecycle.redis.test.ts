@@ -4,48 +4,17 @@
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { CacheConfig, CacheServices, Keys, RedisClient } from "@livermore/cache"
-import { Config, Effect, Layer, ManagedRuntime, Option } from "effect"
+import { Effect, Layer, ManagedRuntime, Option } from "effect"
 import * as Lifecycle from "../src/Lifecycle.js"
+import { freshPrefix, redisLayer } from "./redisNamespace.js"
 import { type Env, expiry, fixedWalk, happyPath, invalidTransition, randomWalk } from "./scenarios.js"
 import { freshBase } from "./support.js"
 
-const howToStart = `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no`
-
-const redisUrl = Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379"))
-
-const prefix = `livermore-test:engine:${crypto.randomUUID()}:`
-
-const Client = Layer.unwrapEffect(
-  Effect.map(redisUrl, (url) => RedisClient.layer({ url, keyPrefix: prefix, connectTimeout: "3 seconds" }))
-).pipe(
-  Layer.mapError(
-    (error) =>
-      new Error(
-        `The engine Redis tests need a Redis server at REDIS_URL (default redis://127.0.0.1:6379), and none answered: ${error.message}\n` +
-          `Start one with: ${howToStart}`
-      )
-  )
-)
-
-const deleteNamespace = (redis: RedisClient.RedisClient["Type"]) =>
-  Effect.gen(function* () {
-    let cursor = "0"
-    do {
-      const [next, keys] = yield* redis.use("test.cleanup", (r) =>
-        r.scan(cursor, "MATCH", `${Keys.escapeGlob(redis.prefix)}*`, "COUNT", 500)
-      )
-      if (keys.length > 0) yield* redis.use("test.cleanup", (r) => r.unlink(...keys))
-      cursor = next
-    } while (cursor !== "0")
-  })
-
-const Cleanup = Layer.scopedDiscard(
-  Effect.flatMap(RedisClient.RedisClient, (redis) => Effect.addFinalizer(() => Effect.ignore(deleteNamespace(redis))))
-)
+const prefix = freshPrefix("engine")
 
 const Live = CacheServices.layerRedis.pipe(
-  Layer.provideMerge(Layer.mergeAll(CacheConfig.layer(), Cleanup)),
-  Layer.provideMerge(Client)
+  Layer.provideMerge(CacheConfig.layer()),
+  Layer.provideMerge(redisLayer("engine", prefix))
 )
 
 describe("Lifecycle on Redis", () => {

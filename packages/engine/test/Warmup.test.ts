@@ -9,10 +9,11 @@ import { Exchange, Market, Timeframe } from "@livermore/domain"
 import { ExchangeAdapter } from "@livermore/exchange"
 import { BinanceAdapter, BinanceConfig } from "@livermore/exchange-binance"
 import { ExchangeSim } from "@livermore/exchange-sim"
-import { Config, Context, Effect, FiberRef, Layer, LogLevel, Option, Ref, Schema, Stream } from "effect"
+import { Context, Effect, FiberRef, Layer, LogLevel, Option, Ref, Schema, Stream } from "effect"
 import * as JsonStore from "../src/JsonStore.js"
 import * as Warmup from "../src/Warmup.js"
 import * as WarmupPlan from "../src/WarmupPlan.js"
+import { freshPrefix, redisLayer } from "./redisNamespace.js"
 
 /** 2024-01-11 00:02 UTC, paused: every timeframe has a well-defined last closed boundary. */
 const START = Date.UTC(2024, 0, 11, 0, 2)
@@ -403,45 +404,11 @@ describe("Warmup against the simulator", () => {
   )
 })
 
-const howToStart = `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no`
-const prefix = `livermore-test:${crypto.randomUUID()}:`
-
-const Client = Layer.unwrapEffect(
-  Effect.map(Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379")), (url) =>
-    RedisClient.layer({ url, keyPrefix: prefix, connectTimeout: "3 seconds" })
-  )
-).pipe(
-  Layer.mapError(
-    (error) =>
-      new Error(
-        `The engine Redis test needs a Redis server at REDIS_URL (default redis://127.0.0.1:6379), and none answered: ${error.message}\n` +
-          `Start one with: ${howToStart}`
-      )
-  )
-)
-
-const Cleanup = Layer.scopedDiscard(
-  Effect.flatMap(RedisClient.RedisClient, (redis) =>
-    Effect.addFinalizer(() =>
-      Effect.ignore(
-        Effect.gen(function* () {
-          let cursor = "0"
-          do {
-            const [next, keys] = yield* redis.use("test.cleanup", (r) =>
-              r.scan(cursor, "MATCH", `${Keys.escapeGlob(redis.prefix)}*`, "COUNT", 500)
-            )
-            if (keys.length > 0) yield* redis.use("test.cleanup", (r) => r.unlink(...keys))
-            cursor = next
-          } while (cursor !== "0")
-        })
-      )
-    )
-  )
-)
+const prefix = freshPrefix("warmup")
 
 const OnRedis = Layer.mergeAll(CacheServices.layerRedis, JsonStore.layerRedis).pipe(
-  Layer.provideMerge(Layer.mergeAll(CacheConfig.layer(), Cleanup)),
-  Layer.provideMerge(Client)
+  Layer.provideMerge(CacheConfig.layer()),
+  Layer.provideMerge(redisLayer("warmup", prefix))
 )
 
 describe("Warmup on Redis", () => {

@@ -3,45 +3,24 @@
  * afterwards), exchange rows pointing at a simulator, and one "node" (lifecycle + runner) per instance id.
  */
 import { FetchHttpClient } from "@effect/platform"
-import { CacheConfig, CacheServices, ExchangeLock, Keys, RedisClient } from "@livermore/cache"
+import { CacheConfig, CacheServices, ExchangeLock } from "@livermore/cache"
 import { Exchange, Market } from "@livermore/domain"
 import type { ExchangeAdapter } from "@livermore/exchange"
 import { BinanceAdapter, BinanceConfig } from "@livermore/exchange-binance"
 import { CoinbaseAdapter } from "@livermore/exchange-coinbase"
 import type { ExchangeSim } from "@livermore/exchange-sim"
-import { Config, type Duration, Effect, Layer, Option } from "effect"
+import { type Duration, Layer, Option } from "effect"
 import * as ExchangeRunner from "../src/ExchangeRunner.js"
 import * as JsonStore from "../src/JsonStore.js"
 import * as Lifecycle from "../src/Lifecycle.js"
-
-const redisUrl = Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379"))
-
-const deleteNamespace = (redis: RedisClient.RedisClient["Type"]) =>
-  Effect.gen(function* () {
-    let cursor = "0"
-    do {
-      const [next, keys] = yield* redis.use("test.cleanup", (r) =>
-        r.scan(cursor, "MATCH", `${Keys.escapeGlob(redis.prefix)}*`, "COUNT", 500)
-      )
-      if (keys.length > 0) yield* redis.use("test.cleanup", (r) => r.unlink(...keys))
-      cursor = next
-    } while (cursor !== "0")
-  })
+import { redisLayer } from "./redisNamespace.js"
 
 /** Every cache service on the real Redis, under a fresh namespace that is deleted when the layer closes. */
-export const redisCache = () => {
-  const prefix = `livermore-test:runner:${crypto.randomUUID()}:`
-  const client = Layer.unwrapEffect(
-    Effect.map(redisUrl, (url) => RedisClient.layer({ url, keyPrefix: prefix, connectTimeout: "3 seconds" }))
+export const redisCache = () =>
+  Layer.mergeAll(CacheServices.layerRedis, JsonStore.layerRedis).pipe(
+    Layer.provideMerge(CacheConfig.layer()),
+    Layer.provideMerge(redisLayer("runner"))
   )
-  const cleanup = Layer.scopedDiscard(
-    Effect.flatMap(RedisClient.RedisClient, (redis) => Effect.addFinalizer(() => Effect.ignore(deleteNamespace(redis))))
-  )
-  return Layer.mergeAll(CacheServices.layerRedis, JsonStore.layerRedis).pipe(
-    Layer.provideMerge(Layer.mergeAll(CacheConfig.layer(), cleanup)),
-    Layer.provideMerge(client)
-  )
-}
 
 let nextId = 0
 const runBase = 500_000 + Math.floor(Math.random() * 400_000)
