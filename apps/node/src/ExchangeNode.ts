@@ -135,7 +135,8 @@ export const layer = (settings: NodeSettings, exchangeName: string) =>
         mode: settings.mode,
         version,
         symbolCount: 0,
-        statusTtl: settings.statusTtl
+        statusTtl: settings.statusTtl,
+        writeStatus: "lock-holder"
       })
       const runnerLayer = ExchangeRunner.layer({
         holder: new ExchangeLock.LockHolder({

@@ -88,6 +88,9 @@ export const check = (settings: NodeSettings): Either.Either<NodeSettings, strin
       "mode exchange serves one exchange: name it with --autostart NAME, --exchange NAME or LIVERMORE_EXCHANGE"
     )
   }
+  if (settings.takeover && !settings.autostart) {
+    return Either.left("--takeover takes over when starting: use it with --autostart NAME")
+  }
   if (settings.mode === "pw-host" && Option.isSome(settings.exchange)) {
     return Either.left(
       "mode pw-host serves the public API only and ingests no exchange: drop --autostart/--exchange/LIVERMORE_EXCHANGE, or use mode exchange or all"

@@ -26,8 +26,9 @@ export interface ExchangeHealth {
 /** The `/health` body. */
 export interface HealthReport {
   /**
-   * `ok` when every backend the mode needs answers and the exchange (if any) is not reconnecting; `degraded`
-   * otherwise. An idle or stopped node is `ok`: waiting for `start` is a normal state.
+   * `ok` when every backend the mode needs answers and the exchange (if any) is neither reconnecting nor stopped
+   * by a failure; `degraded` otherwise. An idle node, or one stopped on request, is `ok`: waiting for `start` is
+   * a normal state.
    */
   readonly status: "ok" | "degraded"
   readonly version: string
@@ -72,7 +73,10 @@ export const layer = (mode: Mode.Mode) =>
               }))
           // pw-host reads everything from Redis; the database matters only where the node ingests or serves keys.
           const backendsOk = mode === "pw-host" ? backends.cache.reachable : backends.database.reachable && backends.cache.reachable
-          const exchangeOk = exchange === null || exchange.state !== "reconnecting"
+          // Reconnecting, or stopped by a failure (a refused lock, a connection given up): someone should look.
+          const exchangeOk =
+            exchange === null ||
+            (exchange.state !== "reconnecting" && !(exchange.state === "stopped" && exchange.lastError !== null))
           return {
             status: backendsOk && exchangeOk ? "ok" : "degraded",
             version,

@@ -200,8 +200,11 @@ describe("livermore start: nodes of the network", () => {
       assert.strictEqual(h.state, "active")
       assert.isTrue(h.exchange?.websocketConnected)
       assert.strictEqual((await health(coinbase)).mode, "all")
-      const metrics = await (await fetch(`http://127.0.0.1:${binance.port}/metrics`)).text()
-      assert.match(metrics, /livermore_lifecycle_state\{exchange="sim_binance",state="active"\} 1/)
+      // Gauges are sampled once a second.
+      await eventually("the lifecycle gauge at active", async () => {
+        const metrics = await (await fetch(`http://127.0.0.1:${binance.port}/metrics`)).text()
+        return /livermore_lifecycle_state\{exchange="sim_binance",state="active"\} 1\n/.test(metrics)
+      }, 5_000)
 
       for (const name of ["sim_binance", "sim_coinbase"]) {
         const key = (await w.status(name))!
@@ -243,6 +246,10 @@ describe("livermore start: nodes of the network", () => {
       await second.waitFor(`is served by instance ${holder.instanceId} on ${holder.hostname} (${holder.ipAddress}) since`)
       assert.strictEqual((await health(second)).state, "stopped")
       assert.strictEqual(await w.lockHolder("sim_binance"), holder.instanceId, "the holder keeps the lock")
+      const key = await w.status("sim_binance")
+      assert.strictEqual(key?.instanceId, holder.instanceId, "the refused node did not overwrite the holder's status")
+      assert.strictEqual(key?.connectionState, "active")
+      assert.strictEqual((await health(second)).status, "degraded", "stopped by a refused lock")
 
       // Takeover: the holder is asked to stop over the control channel, the new node starts once the lock is free.
       const third = w.node(["--autostart", "sim_binance", "--takeover"])

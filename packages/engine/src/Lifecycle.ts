@@ -22,6 +22,12 @@ export interface Options extends StatusProjection.ProjectionBase {
    * heartbeat interval (default 10 s) must be well below it.
    */
   readonly statusTtl?: Duration.DurationInput | undefined
+  /**
+   * When the status key is written. `always` (default): on every record. `lock-holder`: only from the moment this
+   * instance takes the lock until its run ends — the key belongs to the instance serving the exchange, so an
+   * instance refused the lock records its attempt in the log but never overwrites the holder's status.
+   */
+  readonly writeStatus?: "always" | "lock-holder" | undefined
 }
 
 /** The status TTL when `Options.statusTtl` is left out. */
@@ -98,7 +104,12 @@ export const make = (
   Effect.gen(function* () {
     const log = yield* EventLog.EventLog
     const store = yield* StatusStore.StatusStore
-    const { statusTtl, ...initialBase } = options
+    const { statusTtl, writeStatus, ...initialBase } = options
+    const onlyWhileHolding = writeStatus === "lock-holder"
+    /** This run took the lock (reset when a new run starts): the status key is this instance's to write. */
+    let holding = false
+    const put = (status: Status.InstanceStatus) =>
+      onlyWhileHolding && !holding ? Effect.void : store.put(status, ttl)
     let base: StatusProjection.ProjectionBase = initialBase
     const ttl = statusTtl === undefined ? defaultStatusTtl : Duration.decode(statusTtl)
     const ref = yield* SynchronizedRef.make(StatusProjection.initial(base))
@@ -138,7 +149,9 @@ export const make = (
             onRight: Effect.succeed
           })
           yield* log.append(base.exchangeName, event)
-          const written = yield* Effect.exit(store.put(next, ttl))
+          if (event.type === "transition" && event.to === "starting") holding = false
+          if (event.type === "lock_acquired") holding = true
+          const written = yield* Effect.exit(put(next))
           return [Exit.as(written, next), next] as const
         })
       ).pipe(Effect.flatten)
@@ -148,7 +161,7 @@ export const make = (
       SynchronizedRef.modifyEffect(ref, (status) =>
         Effect.gen(function* () {
           const next = yield* change(status)
-          const written = yield* Effect.exit(store.put(next, ttl))
+          const written = yield* Effect.exit(put(next))
           return [Exit.as(written, next), next] as const
         })
       ).pipe(Effect.flatten)

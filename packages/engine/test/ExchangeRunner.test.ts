@@ -119,6 +119,9 @@ describe("ExchangeRunner", () => {
       assert.strictEqual(denied.length, 1)
       assert.strictEqual(denied[0]!.instanceId, "node-b")
       assert.strictEqual((yield* a.lifecycle.status).connectionState, "active", "the holder is untouched")
+      const key = Option.getOrThrow(yield* w.get(StatusStore.StatusStore).get(w.row.id))
+      assert.strictEqual(key.instanceId, "node-a", "the refused instance never wrote the exchange's status key")
+      assert.strictEqual(key.connectionState, "active")
     }),
     60_000
   )

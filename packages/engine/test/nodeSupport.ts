@@ -89,7 +89,8 @@ export const nodeLayer = (
         mode: "exchange",
         version: "0.0.0-test",
         symbolCount: 0,
-        statusTtl: options.statusTtl ?? "30 seconds"
+        statusTtl: options.statusTtl ?? "30 seconds",
+        writeStatus: "lock-holder"
       })
     )
   )
