@@ -307,9 +307,10 @@ const clockAt = (at: number): Clock.Clock => {
 const INSTANCE_ID = "bench-node"
 
 /**
- * One node serving `row` (as `nodeLayer` in the engine tests): the runner over its lifecycle, over the cache
- * services of the environment and the adapter provided to it. Heartbeat and lock lease are the production
- * defaults (domain.md §5).
+ * One node serving `row` (as `ExchangeNode` in apps/node and `nodeLayer` in the engine tests compose it): the
+ * runner over its lifecycle, over the cache services of the environment and the adapter provided to it.
+ * Heartbeat, lock lease and status TTL are the production defaults (domain.md §5); only the lock holder writes
+ * the status key, as a node does.
  */
 const nodeLayer = (row: Exchange.Exchange, symbols: ReadonlyArray<Market.SymbolId>) =>
   ExchangeRunner.layer({
@@ -331,7 +332,8 @@ const nodeLayer = (row: Exchange.Exchange, symbols: ReadonlyArray<Market.SymbolI
         mode: "exchange",
         version: "0.0.0-bench",
         symbolCount: 0,
-        statusTtl: "30 seconds"
+        statusTtl: "30 seconds",
+        writeStatus: "lock-holder"
       })
     )
   )
