@@ -237,6 +237,8 @@ const listen = (adapter: Adapter, symbol: Market.SymbolId, timeframe: Timeframe.
                 return event.ticker.symbol === symbol ? { ...c, tickers: c.tickers + 1 } : { ...c, other: c.other + 1 }
               case "Reconnected":
                 return { ...c, reconnects: c.reconnects + 1 }
+              case "Disconnected":
+                return c
               case "Gap":
                 return { ...c, gaps: c.gaps + 1 }
             }

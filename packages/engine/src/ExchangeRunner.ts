@@ -193,6 +193,12 @@ export const make = <R = never>(
         Effect.provide(context)
       )
 
+    /**
+     * Connections of the live stream currently lost (an adapter may hold several): `active ⇄ reconnecting`
+     * follows it, so the state says `reconnecting` for as long as any part of the feed is being restored.
+     */
+    let connectionsDown = 0
+
     const onMarketEvent = (event: MarketEvent.MarketEvent): Effect.Effect<void, CacheError> => {
       switch (event._tag) {
         case "Candle":
@@ -201,14 +207,31 @@ export const make = <R = never>(
             .pipe(Effect.zipRight(Metrics.recordCandlesWritten(exchange.name, event.timeframe)))
         case "Ticker":
           return tickers.set(exchangeId, event.ticker)
+        case "Disconnected":
+          return Effect.gen(function* () {
+            connectionsDown++
+            if ((yield* lifecycle.status).connectionState !== "active") return
+            yield* note(
+              lifecycle.transition(
+                "reconnecting",
+                `exchange connection lost for ${event.symbols.length} symbol(s): ${event.reason}`
+              )
+            )
+          })
         case "Reconnected":
           return Effect.gen(function* () {
             yield* Metrics.recordWsReconnect(exchange.name)
             const downMs = event.at - event.downSince
-            yield* note(
-              lifecycle.transition("reconnecting", `exchange connection lost for ${event.symbols.length} symbol(s)`)
-            )
-            yield* note(lifecycle.transition("active", `exchange connection restored after ${downMs} ms`))
+            const restored = `exchange connection restored after ${downMs} ms`
+            if (connectionsDown === 0) {
+              // A replacement announced by the server (no loss seen first): record the outage as it ends.
+              yield* note(
+                lifecycle.transition("reconnecting", `exchange connection lost for ${event.symbols.length} symbol(s)`)
+              )
+              return yield* note(lifecycle.transition("active", restored))
+            }
+            connectionsDown--
+            if (connectionsDown === 0) yield* note(lifecycle.transition("active", restored))
           })
         case "Gap":
           return Effect.logWarning("Messages lost without a disconnect; the gap is left to repair").pipe(
@@ -228,7 +251,9 @@ export const make = <R = never>(
         ),
         Effect.catchAll((error: ExchangeError.ExchangeError) =>
           Effect.gen(function* () {
-            yield* note(lifecycle.transition("reconnecting", "exchange connection lost"))
+            if ((yield* lifecycle.status).connectionState === "active") {
+              yield* note(lifecycle.transition("reconnecting", "exchange connection lost"))
+            }
             yield* endRun(run, failure(`exchange connection given up: ${error.message}`, error))
           })
         )
@@ -236,6 +261,7 @@ export const make = <R = never>(
 
     const startLive = (run: Run) =>
       Effect.gen(function* () {
+        connectionsDown = 0
         run.live = yield* Effect.forkIn(liveStream(run), run.scope)
         run.paused = false
       })

@@ -99,6 +99,37 @@ describe("ExchangeRunner", () => {
     )
   }
 
+  for (const adapter of ["binance", "coinbase"] as const) {
+    it.scopedLive(`${adapter}: a lost connection is reconnecting while it is down and active again once restored`, () =>
+      Effect.gen(function* () {
+        const w = yield* world(adapter)
+        const a = yield* w.node("node-a")
+        yield* a.runner.start("start")
+        yield* a.runner.awaitActive
+        yield* waitFor("the live stream connected", Effect.map(w.sim.stats, (s) => s.wsConnections > 0))
+        // Past the subscribe frames (spaced 1/8 s on Coinbase): a drop during them is a failed connect, not a loss.
+        yield* Effect.sleep("1 second")
+        // The venue drops every connection and refuses new ones for a while.
+        yield* w.sim.setFaults({ rejectConnections: true, dropConnections: true })
+        yield* waitFor("reconnecting", Effect.map(a.lifecycle.status, (s) => s.connectionState === "reconnecting"))
+        yield* Effect.sleep("1 second")
+        assert.strictEqual((yield* a.lifecycle.status).connectionState, "reconnecting", "still down")
+        yield* w.sim.setFaults({ rejectConnections: false })
+        yield* waitFor("active again", Effect.map(a.lifecycle.status, (s) => s.connectionState === "active"), 30_000)
+        const transitions = (yield* eventsOf(w)).filter((e) => e.type === "transition")
+        assert.deepStrictEqual(
+          transitions.map((e) => e.to),
+          ["starting", "warming", "active", "reconnecting", "active"]
+        )
+        assert.include(transitions[3]!.message, "exchange connection lost")
+        assert.include(transitions[4]!.message, "restored after")
+        const key = Option.getOrThrow(yield* w.get(StatusStore.StatusStore).get(w.row.id))
+        assertSameStatus(yield* a.lifecycle.rebuild, key, "the projection still equals the key")
+      }),
+      60_000
+    )
+  }
+
   it.scopedLive("a second instance is refused with the holder's hostname, IP and since; it ends stopped with lastError", () =>
     Effect.gen(function* () {
       const w = yield* world("binance")

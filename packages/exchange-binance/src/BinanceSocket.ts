@@ -176,8 +176,11 @@ export const make =
           return socket.pipe(
             Stream.mapConcatEffect((event) => {
               if (event._tag === "Message") return onText(event.text)
-              // Binance marks closed klines itself, so a loss changes nothing until the reconnect reports it.
-              if (event._tag === "Lost") return Effect.succeed([])
+              if (event._tag === "Lost") {
+                return Effect.succeed([
+                  MarketEvent.MarketEvent.Disconnected({ symbols: shard.symbols, since: event.since, reason: event.reason })
+                ])
+              }
               const downSince = event.downSince ?? pending
               pending = undefined
               return Effect.succeed(

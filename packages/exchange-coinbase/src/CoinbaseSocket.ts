@@ -177,7 +177,12 @@ export const stream = (
         const onEvent = (event: ReconnectingSocket.SocketEvent): Effect.Effect<void> => {
           if (event._tag === "Message") return onMessage(event.text)
           // Forming candles stop closing by time now, not only once the reconnect reports the outage.
-          if (event._tag === "Lost") return tracker.disrupt(group, event.since)
+          if (event._tag === "Lost") {
+            return Effect.zipRight(
+              tracker.disrupt(group, event.since),
+              emit([MarketEvent.MarketEvent.Disconnected({ symbols: group, since: event.since, reason: event.reason })])
+            )
+          }
           state.lastSequence = undefined
           state.lastHeartbeat = undefined
           if (event.downSince === undefined) return Effect.void

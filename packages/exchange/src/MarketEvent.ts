@@ -10,6 +10,11 @@ export type MarketEvent = Data.TaggedEnum<{
    * A connection was restored and its subscriptions replayed. Streams do not replay what was missed, so the
    * engine repairs `symbols` from REST for the time the connection was down (`downSince` to `at`, ms).
    */
+  /**
+   * A connection was lost (`since`, ms: when data stopped) and is being restored by the adapter; `Reconnected`
+   * follows when it is back (or the stream fails when the adapter gives up).
+   */
+  Disconnected: { readonly symbols: ReadonlyArray<Market.SymbolId>; readonly since: number; readonly reason: string }
   Reconnected: { readonly symbols: ReadonlyArray<Market.SymbolId>; readonly downSince: number; readonly at: number }
   /**
    * Messages were lost without a disconnect (a Coinbase `sequence_num` jump, a heartbeat counter jump):
