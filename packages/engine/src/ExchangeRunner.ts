@@ -288,6 +288,9 @@ export const make = <R = never>(
         yield* note(lifecycle.transition("stopping", reason))
         yield* Scope.close(run.scope, Exit.void)
         yield* note(lifecycle.transition("stopped", why === undefined ? "stopped" : `stopped: ${why.reason}`))
+        yield* (why === undefined
+          ? Effect.logInfo(`${exchange.name} stopped (${reason}); lock released`)
+          : Effect.logWarning(`${exchange.name} stopped: ${why.reason}`))
         yield* Ref.set(current, undefined)
         const exit = why === undefined ? Exit.void : Exit.fail(why)
         yield* Deferred.done(run.active, why === undefined ? Exit.fail(failure(`stopped before active: ${reason}`)) : exit)
