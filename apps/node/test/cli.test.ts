@@ -9,11 +9,9 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import pg from "pg"
-import { baseEnv as supportEnv, collect, run, start } from "./support.js"
+import { redisUrl, baseEnv as supportEnv, collect, run, start, testDatabase } from "./support.js"
 
 // Tests read their own environment; the code under test gets only what each case passes.
-const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
-const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
 
 const baseEnv = (): NodeJS.ProcessEnv => ({ ...supportEnv(), LOG_LEVEL: "Info" })
 
@@ -43,33 +41,11 @@ const waitForHealth = async (port: number, child: ChildProcess, timeoutMs: numbe
   throw new Error(`no /health on port ${port} within ${timeoutMs} ms`)
 }
 
-const database = `livermore_cli_${randomUUID().replaceAll("-", "").slice(0, 12)}`
-const databaseUrl = (() => {
-  const url = new URL(adminUrl)
-  url.pathname = `/${database}`
-  return url.toString()
-})()
+const db = testDatabase("cli")
+const databaseUrl = db.url
 
-beforeAll(async () => {
-  const admin = new pg.Client({ connectionString: adminUrl })
-  try {
-    await admin.connect()
-  } catch (cause) {
-    throw new Error(
-      `Postgres is not reachable at ${adminUrl} (${String(cause)}). Start it with: ` +
-        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-    )
-  }
-  await admin.query(`CREATE DATABASE ${database}`)
-  await admin.end()
-})
-
-afterAll(async () => {
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
-  await admin.end()
-})
+beforeAll(() => db.create())
+afterAll(() => db.drop())
 
 describe("livermore --help", () => {
   it("documents every command", async () => {

@@ -9,19 +9,10 @@ import { Timeframe } from "@livermore/domain"
 import { ExchangeSim } from "@livermore/exchange-sim"
 import { type Context, Effect, Exit, Scope } from "effect"
 import { randomUUID } from "node:crypto"
-import pg from "pg"
-import { baseEnv, type Outcome, run } from "./support.js"
+import { baseEnv, type Outcome, redisUrl, run, testDatabase } from "./support.js"
 
-// Tests read their own environment; the command gets only what each case passes.
-const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
-const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
-
-const database = `livermore_harness_${randomUUID().replaceAll("-", "").slice(0, 12)}`
-const databaseUrl = (() => {
-  const url = new URL(adminUrl)
-  url.pathname = `/${database}`
-  return url.toString()
-})()
+const db = testDatabase("harness")
+const databaseUrl = db.url
 const keyPrefix = `test:harness:${randomUUID()}:`
 
 const env = (): NodeJS.ProcessEnv => ({
@@ -36,30 +27,14 @@ let sim: ExchangeSim.SimHandle
 let redis: Context.Tag.Service<RedisClient.RedisClient>
 const exchangeIds = new Map<string, number>()
 
-const sql = async <R extends pg.QueryResultRow>(text: string, values: ReadonlyArray<unknown> = [], url = databaseUrl) => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query<R>(text, [...values])).rows
-  } finally {
-    await client.end()
-  }
-}
+const sql = db.sql
 
 /** Point the simulator rows at `rest` / `ws`. */
 const pointSimRows = (rest: string, ws: string, names: ReadonlyArray<string> = ["sim_binance", "sim_coinbase"]) =>
   sql("UPDATE exchanges SET rest_url = $1, ws_url = $2 WHERE name = ANY($3)", [rest, ws, names])
 
 beforeAll(async () => {
-  try {
-    await sql("SELECT 1", [], adminUrl)
-  } catch (cause) {
-    throw new Error(
-      `Postgres is not reachable at ${adminUrl} (${String(cause)}). Start it with: ` +
-        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-    )
-  }
-  await sql(`CREATE DATABASE ${database}`, [], adminUrl)
+  await db.create()
   const migrated = await run(["migrate"], { ...baseEnv(), DATABASE_URL: databaseUrl })
   assert.strictEqual(migrated.code, 0, migrated.stderr)
 
@@ -87,7 +62,7 @@ afterAll(async () => {
     )
   }
   if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-  await sql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`, [], adminUrl)
+  await db.drop()
 })
 
 const lines = (outcome: Outcome): ReadonlyArray<string> => outcome.stdout.trimEnd().split("\n")

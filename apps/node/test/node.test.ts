@@ -12,27 +12,11 @@ import { ExchangeSim } from "@livermore/exchange-sim"
 import { DateTime, Effect, Exit, Layer, ManagedRuntime, Option, Schema, Scope } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import pg from "pg"
-import { baseEnv, run, startSingle } from "./support.js"
+import { baseEnv, redisUrl, run, startSingle, testDatabase } from "./support.js"
 
-const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
-const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
-const database = `livermore_node_${randomUUID().replaceAll("-", "").slice(0, 12)}`
-const databaseUrl = (() => {
-  const url = new URL(adminUrl)
-  url.pathname = `/${database}`
-  return url.toString()
-})()
-
-const sql = async <R extends pg.QueryResultRow>(text: string, values: ReadonlyArray<unknown> = [], url = databaseUrl) => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query<R>(text, [...values])).rows
-  } finally {
-    await client.end()
-  }
-}
+const db = testDatabase("node")
+const databaseUrl = db.url
+const sql = db.sql
 
 let scope: Scope.CloseableScope
 /** Runs at wall-clock speed: live data flows. */
@@ -46,7 +30,7 @@ const pointRow = (name: string, sim: ExchangeSim.SimHandle) =>
   sql("UPDATE exchanges SET rest_url = $1, ws_url = $2 WHERE name = $3", [sim.url, sim.wsUrl, name])
 
 beforeAll(async () => {
-  await sql(`CREATE DATABASE ${database}`, [], adminUrl)
+  await db.create()
   const migrated = await run(["migrate"], { ...baseEnv(), DATABASE_URL: databaseUrl })
   assert.strictEqual(migrated.code, 0, migrated.stderr)
   scope = await Effect.runPromise(Scope.make())
@@ -60,7 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL")
   if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-  await sql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`, [], adminUrl)
+  await db.drop()
 })
 
 let nextPort = 39_100 + Math.floor(Math.random() * 500) * 10

@@ -1,9 +1,11 @@
 /** Shared by the CLI tests: running the real `livermore` command, and a temporary directory per file. */
 import { afterAll, beforeAll } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
+import { randomUUID } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
+import pg from "pg"
 
 export const root = path.resolve(import.meta.dirname, "../../..")
 const bin = path.join(root, "apps/node/src/bin.ts")
@@ -69,5 +71,53 @@ export const temporaryDirectory = (prefix: string) => {
       writeFileSync(at, content)
       return at
     }
+  }
+}
+
+/** Where the tests find Postgres and Redis (their own environment; commands get only what each case passes). */
+export const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
+export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
+
+/** Run one statement against `url`. */
+export const query = async <R extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: ReadonlyArray<unknown> = []
+): Promise<ReadonlyArray<R>> => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<R>(text, [...values])).rows
+  } finally {
+    await client.end()
+  }
+}
+
+/**
+ * A database of its own for one test file, `livermore_<label>_<random>`: its URL at once; `create` (in
+ * `beforeAll`) fails with how to start Postgres when none answers; `drop` (in `afterAll`) forces it away.
+ */
+export const testDatabase = (label: string) => {
+  const name = `livermore_${label}_${randomUUID().replaceAll("-", "").slice(0, 12)}`
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  const databaseUrl = url.toString()
+  return {
+    name,
+    url: databaseUrl,
+    sql: <R extends pg.QueryResultRow>(text: string, values: ReadonlyArray<unknown> = []) =>
+      query<R>(databaseUrl, text, values),
+    create: async () => {
+      try {
+        await query(adminUrl, "SELECT 1")
+      } catch (cause) {
+        throw new Error(
+          `Postgres is not reachable at ${adminUrl} (${String(cause)}). Start it with: ` +
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        )
+      }
+      await query(adminUrl, `CREATE DATABASE ${name}`)
+    },
+    drop: () => query(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
   }
 }
