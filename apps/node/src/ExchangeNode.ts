@@ -5,7 +5,7 @@
  */
 import { FetchHttpClient } from "@effect/platform"
 import { ExchangeLock } from "@livermore/cache"
-import { Control, Status } from "@livermore/domain"
+import { Control, type Exchange, Status } from "@livermore/domain"
 import { ControlChannel, ExchangeRunner, Lifecycle, NodeIdentity, SymbolUniverse, WarmupPlan } from "@livermore/engine"
 import { ExchangesRepo } from "@livermore/store"
 import { Clock, type Context, DateTime, Duration, Effect, Layer, Option, Schema } from "effect"
@@ -60,8 +60,8 @@ export const handler =
     }
   }
 
-/** The exchange is held by another instance and it did not let go within the wait. */
-const awaitLockFree = (exchangeId: Parameters<Context.Tag.Service<ExchangeLock.ExchangeLock>["holder"]>[0], wait: Duration.Duration) =>
+/** Whether the exchange's lock became free within `wait` (polled). */
+const awaitLockFree = (exchangeId: Exchange.ExchangeId, wait: Duration.Duration) =>
   Effect.gen(function* () {
     const lock = yield* ExchangeLock.ExchangeLock
     const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(wait)
@@ -80,7 +80,7 @@ export const takeover = (settings: NodeSettings, identity: NodeIdentity.Identity
   Effect.gen(function* () {
     const runner = yield* ExchangeRunner.ExchangeRunner
     const lock = yield* ExchangeLock.ExchangeLock
-    const exchangeId = (yield* runner.info).status.exchangeId
+    const { exchangeId, exchangeName } = (yield* runner.info).status
     const lease = yield* lock.holder(exchangeId)
     if (Option.isNone(lease)) return "the exchange was free: nothing to take over"
     const holder = lease.value.holder
@@ -100,7 +100,7 @@ export const takeover = (settings: NodeSettings, identity: NodeIdentity.Identity
     if (!free) {
       return yield* Effect.fail(
         new ExchangeRunner.StartFailed({
-          exchange: String(exchangeId),
+          exchange: exchangeName,
           reason: `takeover: ${holder.instanceId} on ${holder.hostname} still holds the lock after ${Duration.format(settings.takeoverWait)}`
         })
       )

@@ -15,7 +15,6 @@ import { type Bus, type CacheError as CacheErrors, CandleCache, ExchangeLock, Ke
 import type { Lifecycle as Domain, Market, Status, Timeframe } from "@livermore/domain"
 import { ExchangeAdapter, type ExchangeError, type MarketEvent } from "@livermore/exchange"
 import {
-  Cause,
   Clock,
   Context,
   Data,
@@ -526,7 +525,3 @@ export const layer = <R = never>(options: Options<R>): Layer.Layer<ExchangeRunne
       return runner
     })
   )
-
-/** For messages: the cause of a failed exit in one line. */
-export const explain = (exit: Exit.Exit<unknown, StartFailed>): string =>
-  Exit.isSuccess(exit) ? "ended" : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause).split("\n")[0]!
