@@ -2,10 +2,33 @@
  * Pub/sub across processes (ticker updates, closed candles, alerts, control): values are encoded with a
  * Schema on publish and decoded on receipt; subscriptions are Streams. Channel names come from `Keys`.
  */
-import { Context, Effect, Exit, identity, Layer, Mailbox, Option, PubSub, type Schema, type Scope, Stream } from "effect"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  identity,
+  Layer,
+  Mailbox,
+  Option,
+  PubSub,
+  type Schema,
+  type Scope,
+  Stream
+} from "effect"
 import type { CacheError } from "./CacheError.js"
-import { backend, command, decodeJson, encodeJson } from "./internal/codec.js"
+import { argument, backend, command, decodeJson, encodeJson, jsonEncoder } from "./internal/codec.js"
+import * as Pipeline from "./internal/pipeline.js"
+import * as Script from "./internal/script.js"
 import { RedisClient } from "./RedisClient.js"
+
+/** The claim of `publishOnce`: a key (a `Keys` name, such as `Keys.alertOnce`) held for `ttl`. */
+export interface Once {
+  readonly key: string
+  readonly ttl: Duration.DurationInput
+}
 
 /** Publish and subscribe on named channels. */
 export class Bus extends Context.Tag("@livermore/cache/Bus")<
@@ -13,6 +36,27 @@ export class Bus extends Context.Tag("@livermore/cache/Bus")<
   {
     /** Publish `value` on `channel`. Subscribers that are not subscribed yet never see it (pub/sub, no history). */
     readonly publish: <A, I>(channel: string, schema: Schema.Schema<A, I>, value: A) => Effect.Effect<void, CacheError>
+    /**
+     * `publish` for many messages in one round trip, in order (a subscriber of several of the channels sees
+     * them in the order given). Every message is encoded first, so one that does not encode fails the batch
+     * (`Encode`) before anything is published. Empty input costs nothing.
+     */
+    readonly publishBatch: <A, I>(
+      schema: Schema.Schema<A, I>,
+      messages: ReadonlyArray<readonly [channel: string, value: A]>
+    ) => Effect.Effect<void, CacheError>
+    /**
+     * Publish `value` on `channel` unless `once.key` was claimed within its TTL, atomically: claiming the key
+     * and publishing are one step (one Lua script on Redis), so however many instances and restarts try, one
+     * publishes. True when this call published, false when the key was already claimed. A value that does not
+     * encode fails (`Encode`) without claiming the key; a TTL that is not finite is an `Argument` error.
+     */
+    readonly publishOnce: <A, I>(
+      channel: string,
+      schema: Schema.Schema<A, I>,
+      value: A,
+      once: Once
+    ) => Effect.Effect<boolean, CacheError>
     /**
      * Subscribe to `channel`. The effect completes once the subscription is acknowledged, so anything published
      * after it returns is delivered; messages are buffered until the returned Stream is run. The subscription
@@ -52,6 +96,41 @@ const decodeOrSkip =
       Stream.filterMap(identity)
     )
 
+const ttlMillis = (op: string, once: Once): Effect.Effect<number, CacheError> => {
+  const millis = Duration.toMillis(Duration.decode(once.ttl))
+  return Number.isFinite(millis)
+    ? Effect.succeed(Math.max(1, Math.ceil(millis)))
+    : Effect.fail(argument(op, once.key, `the claim needs a finite TTL, got ${Duration.format(once.ttl)}`))
+}
+
+/** Encode every message, in order, under the channel name `channelOf` gives it; the first failure fails all. */
+const encodeMessages = <A, I>(
+  schema: Schema.Schema<A, I>,
+  messages: ReadonlyArray<readonly [channel: string, value: A]>,
+  channelOf: (channel: string) => string
+): Effect.Effect<ReadonlyArray<readonly [channel: string, json: string]>, CacheError> =>
+  Effect.suspend(() => {
+    const encode = jsonEncoder(schema)
+    const encoded = new Array<readonly [string, string]>(messages.length)
+    for (let i = 0; i < messages.length; i++) {
+      const [logical, value] = messages[i]!
+      const channel = channelOf(logical)
+      const json = encode(value, "Bus.publishBatch", channel)
+      if (Either.isLeft(json)) return Effect.fail(json.left)
+      encoded[i] = [channel, json.right]
+    }
+    return Effect.succeed(encoded)
+  })
+
+// KEYS[1] = the claim, ARGV = ttl in ms, channel, message. SET NX answers nil when the key exists.
+const publishOnceScript = Script.make(`
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+`)
+
 /** Redis pub/sub: PUBLISH on the shared connection, one dedicated connection per subscription. */
 export const layerRedis: Layer.Layer<Bus, never, RedisClient> = Layer.effect(
   Bus,
@@ -68,6 +147,31 @@ export const layerRedis: Layer.Layer<Bus, never, RedisClient> = Layer.effect(
           Effect.withSpan("Bus.publish", { attributes: { channel } })
         )
       },
+      publishBatch: Effect.fn("Bus.publishBatch")(function* <A, I>(
+        schema: Schema.Schema<A, I>,
+        messages: ReadonlyArray<readonly [channel: string, value: A]>
+      ) {
+        const encoded = yield* encodeMessages(schema, messages, redis.key)
+        const channels = encoded.map(([channel]) => channel)
+        yield* Pipeline.exec(redis, "Bus.publishBatch", channels, (pipeline) => {
+          for (const [channel, json] of encoded) pipeline.publish(channel, json)
+        })
+      }),
+      publishOnce: Effect.fn("Bus.publishOnce")(function* <A, I>(
+        channel: string,
+        schema: Schema.Schema<A, I>,
+        value: A,
+        once: Once
+      ) {
+        const physical = redis.key(channel)
+        const claim = redis.key(once.key)
+        const ttl = yield* ttlMillis("Bus.publishOnce", once)
+        const json = yield* encodeJson(schema, value, "Bus.publishOnce", physical)
+        const published = yield* command(redis, "Bus.publishOnce", claim, (r) =>
+          Script.run(r, publishOnceScript, claim, [ttl, physical, json])
+        )
+        return published === 1
+      }),
       subscribe: <A, I>(channel: string, schema: Schema.Schema<A, I>) =>
         Effect.gen(function* () {
           const physical = redis.key(channel)
@@ -100,9 +204,13 @@ export const layerRedis: Layer.Layer<Bus, never, RedisClient> = Layer.effect(
   })
 )
 
-/** In-process pub/sub: an Effect `PubSub` per channel carrying encoded JSON, so decoding behaves as on Redis. */
+/**
+ * In-process pub/sub: an Effect `PubSub` per channel carrying encoded JSON, so decoding behaves as on Redis.
+ * `publishOnce` claims keys in a map whose expiry follows the Effect `Clock`.
+ */
 export const layerMemory: Layer.Layer<Bus> = Layer.sync(Bus, () => {
   const hubs = new Map<string, PubSub.PubSub<string>>()
+  const claims = new Map<string, number>()
   const hub = (channel: string): Effect.Effect<PubSub.PubSub<string>> =>
     Effect.suspend(() => {
       const existing = hubs.get(channel)
@@ -121,6 +229,30 @@ export const layerMemory: Layer.Layer<Bus> = Layer.sync(Bus, () => {
         Effect.asVoid,
         Effect.withSpan("Bus.publish", { attributes: { channel } })
       ),
+    publishBatch: Effect.fn("Bus.publishBatch")(function* <A, I>(
+      schema: Schema.Schema<A, I>,
+      messages: ReadonlyArray<readonly [channel: string, value: A]>
+    ) {
+      const encoded = yield* encodeMessages(schema, messages, identity)
+      for (const [channel, json] of encoded) yield* PubSub.publish(yield* hub(channel), json)
+    }),
+    publishOnce: Effect.fn("Bus.publishOnce")(function* <A, I>(
+      channel: string,
+      schema: Schema.Schema<A, I>,
+      value: A,
+      once: Once
+    ) {
+      const ttl = yield* ttlMillis("Bus.publishOnce", once)
+      const json = yield* encodeJson(schema, value, "Bus.publishOnce", channel)
+      const target = yield* hub(channel)
+      const now = yield* Clock.currentTimeMillis
+      // Check and claim with nothing in between, as the script does on Redis; expired claims are dropped here.
+      for (const [key, expiresAt] of claims) if (expiresAt <= now) claims.delete(key)
+      if (claims.has(once.key)) return false
+      claims.set(once.key, now + ttl)
+      yield* PubSub.publish(target, json)
+      return true
+    }),
     subscribe: <A, I>(channel: string, schema: Schema.Schema<A, I>) =>
       hub(channel).pipe(
         Effect.flatMap(PubSub.subscribe),

@@ -3,12 +3,13 @@
  * member per open time, capped to the newest `CacheConfig.candleCacheSize`.
  */
 import { Candle } from "@livermore/domain"
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Either, Layer, Option } from "effect"
 import type { Redis } from "ioredis"
 import { CacheConfig } from "./CacheConfig.js"
 import type { CacheError } from "./CacheError.js"
-import { argument, command, decodeJson, encodeJson } from "./internal/codec.js"
+import { argument, command, decodeJson, encodeJson, jsonEncoder } from "./internal/codec.js"
 import * as Contiguous from "./internal/contiguous.js"
+import * as Pipeline from "./internal/pipeline.js"
 import * as Script from "./internal/script.js"
 import * as Keys from "./Keys.js"
 import { RedisClient } from "./RedisClient.js"
@@ -19,6 +20,12 @@ export interface ContiguousOptions {
   readonly endingAt?: number | undefined
 }
 
+/** One candle of one series: an entry of `upsertBatch`. */
+export interface SeriesCandle {
+  readonly series: Keys.SeriesKey
+  readonly candle: Candle.Candle
+}
+
 /** The cached candles of every series. */
 export class CandleCache extends Context.Tag("@livermore/cache/CandleCache")<
   CandleCache,
@@ -27,6 +34,14 @@ export class CandleCache extends Context.Tag("@livermore/cache/CandleCache")<
     readonly upsert: (series: Keys.SeriesKey, candle: Candle.Candle) => Effect.Effect<void, CacheError>
     /** `upsert` for many candles in one round trip; a later candle wins over an earlier one at the same openTime. */
     readonly upsertMany: (series: Keys.SeriesKey, candles: Iterable<Candle.Candle>) => Effect.Effect<void, CacheError>
+    /**
+     * `upsert` for candles of many series in one round trip (the live hot path): the entries of one series go
+     * in one call, a later entry wins over an earlier one at the same series and openTime, and each series is
+     * trimmed to the configured length. Every candle is encoded first, so one that does not encode fails the
+     * batch (`Encode`) before anything is written. Atomic per series, not across series: when the store refuses
+     * one series (`Backend`, naming the first such key), the others are still written. Empty input costs nothing.
+     */
+    readonly upsertBatch: (entries: ReadonlyArray<SeriesCandle>) => Effect.Effect<void, CacheError>
     /** Candles with `from <= openTime <= to`, oldest first. */
     readonly range: (
       series: Keys.SeriesKey,
@@ -49,13 +64,26 @@ export class CandleCache extends Context.Tag("@livermore/cache/CandleCache")<
   }
 >() {}
 
+/** How an encoded candle says it is final / still forming (the JSON the codec writes, no spaces). */
+const closedMark = '"closed":true'
+const formingMark = '"closed":false'
+
 // One key per call: ZREMRANGEBYSCORE + ZADD per candle is what keeps one member per openTime, and doing it
-// with the trim in a script makes the replace atomic for concurrent readers.
+// with the trim in a script makes the replace atomic for concurrent readers. A closed candle is final: a forming
+// update for the same open time arriving after it (a late frame, a replay) never replaces it — only another
+// closed version (a REST correction) does.
 const upsertScript = Script.make(`
 local cap = tonumber(ARGV[1])
 for i = 2, #ARGV, 2 do
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+  local final = false
+  if string.find(ARGV[i + 1], '${formingMark}', 1, true) then
+    local held = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
+    final = held[1] ~= nil and string.find(held[1], '${closedMark}', 1, true) ~= nil
+  end
+  if not final then
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
+    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
 end
 local size = redis.call('ZCARD', KEYS[1])
 if size > cap then
@@ -71,6 +99,33 @@ const checkLimit = (op: string, key: string, limit: number): Effect.Effect<void,
 
 const decodeAll = (members: ReadonlyArray<string>, op: string, key: string) =>
   Effect.forEach(members, (member) => decodeJson(Candle.Candle, member, op, key))
+
+const encodeCandle = jsonEncoder(Candle.Candle)
+
+/**
+ * The entries of a batch encoded and grouped by series key (in first-seen order), one JSON per openTime, the
+ * last entry winning. Fails on the first candle that does not encode.
+ */
+const groupBySeries = (
+  entries: ReadonlyArray<SeriesCandle>,
+  keyOf: (series: Keys.SeriesKey) => string,
+  op: string
+): Effect.Effect<Map<string, Map<number, string>>, CacheError> =>
+  Effect.suspend(() => {
+    const groups = new Map<string, Map<number, string>>()
+    for (const { series, candle } of entries) {
+      const key = keyOf(series)
+      const json = encodeCandle(candle, op, key)
+      if (Either.isLeft(json)) return Effect.fail(json.left)
+      let members = groups.get(key)
+      if (members === undefined) {
+        members = new Map()
+        groups.set(key, members)
+      }
+      members.set(candle.openTime, json.right)
+    }
+    return Effect.succeed(groups)
+  })
 
 const encodeAll = (candles: Iterable<Candle.Candle>, op: string, key: string) =>
   Effect.forEach(candles, (candle) =>
@@ -104,6 +159,16 @@ export const layerRedis: Layer.Layer<CandleCache, never, RedisClient | CacheConf
       }),
       upsertMany: Effect.fn("CandleCache.upsertMany")(function* (series, candles) {
         yield* write("CandleCache.upsertMany", series, candles)
+      }),
+      upsertBatch: Effect.fn("CandleCache.upsertBatch")(function* (entries) {
+        const groups = yield* groupBySeries(entries, keyOf, "CandleCache.upsertBatch")
+        const calls: Array<Pipeline.ScriptCall> = []
+        for (const [key, members] of groups) {
+          const args: Array<string | number> = [candleCacheSize]
+          for (const [openTime, json] of members) args.push(openTime, json)
+          calls.push({ key, args })
+        }
+        yield* Pipeline.evalScripts(redis, "CandleCache.upsertBatch", upsertScript, calls)
       }),
       range: Effect.fn("CandleCache.range")(function* (series, fromOpenTime, toOpenTime) {
         const key = keyOf(series)
@@ -153,18 +218,26 @@ export const layerMemory: Layer.Layer<CandleCache, never, CacheConfig> = Layer.e
     const ascending = (key: string): Array<readonly [number, string]> =>
       [...(sets.get(key) ?? new Map<number, string>())].sort(([a], [b]) => a - b)
 
+    const store = (key: string, encoded: Iterable<readonly [openTime: number, json: string]>) => {
+      const set = sets.get(key) ?? new Map<number, string>()
+      for (const [openTime, json] of encoded) {
+        // As on Redis: a forming update never replaces a closed candle.
+        if (json.includes(formingMark) && set.get(openTime)?.includes(closedMark) === true) continue
+        set.set(openTime, json)
+      }
+      if (set.size > candleCacheSize) {
+        const oldest = [...set.keys()].sort((a, b) => a - b).slice(0, set.size - candleCacheSize)
+        for (const openTime of oldest) set.delete(openTime)
+      }
+      sets.set(key, set)
+    }
+
     const write = (op: string, series: Keys.SeriesKey, candles: Iterable<Candle.Candle>) =>
       Effect.gen(function* () {
         const key = Keys.candles(series)
         const encoded = yield* encodeAll(candles, op, key)
         if (encoded.length === 0) return
-        const set = sets.get(key) ?? new Map<number, string>()
-        for (const [openTime, json] of encoded) set.set(openTime, json)
-        if (set.size > candleCacheSize) {
-          const oldest = [...set.keys()].sort((a, b) => a - b).slice(0, set.size - candleCacheSize)
-          for (const openTime of oldest) set.delete(openTime)
-        }
-        sets.set(key, set)
+        store(key, encoded)
       })
 
     type Members = Array<readonly [openTime: number, json: string]>
@@ -183,6 +256,10 @@ export const layerMemory: Layer.Layer<CandleCache, never, CacheConfig> = Layer.e
       }),
       upsertMany: Effect.fn("CandleCache.upsertMany")(function* (series, candles) {
         yield* write("CandleCache.upsertMany", series, candles)
+      }),
+      upsertBatch: Effect.fn("CandleCache.upsertBatch")(function* (entries) {
+        const groups = yield* groupBySeries(entries, Keys.candles, "CandleCache.upsertBatch")
+        for (const [key, members] of groups) store(key, members)
       }),
       range: Effect.fn("CandleCache.range")(function* (series, fromOpenTime, toOpenTime) {
         return yield* read("CandleCache.range", series, (all) =>

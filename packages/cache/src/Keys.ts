@@ -40,6 +40,26 @@ export const candleCloseChannel = (series: SeriesKey): string =>
 /** `channel:alerts:{exchangeId}`: pub/sub channel of alerts with source attribution. */
 export const alertsChannel = (exchangeId: Exchange.ExchangeId): string => `channel:alerts:${exchangeId}`
 
+/**
+ * `channel:indicator:{exchangeId}:{symbol}:{timeframe}:{name}`: pub/sub channel of indicator updates, for live
+ * viewers. Not in domain.md §4's table; named like the other channels, after the state key it mirrors.
+ */
+export const indicatorChannel = (series: SeriesKey, name: IndicatorName = "macdv"): string =>
+  `channel:indicator:${series.exchangeId}:${series.symbol}:${series.timeframe}:${name}`
+
+/**
+ * `alert:once:{exchangeId}:{symbol}:{timeframe}:{label}:{candleOpenTime}`: the claim that makes an alert's
+ * publication happen once (`Bus.publishOnce`), across restarts and instances. Not in domain.md §4's table: a
+ * marker with a TTL, its fields those that make an alert unique (`Alert`).
+ */
+export const alertOnce = (
+  exchangeId: Exchange.ExchangeId,
+  symbol: Market.SymbolId,
+  timeframe: Timeframe.Timeframe,
+  label: string,
+  candleOpenTime: number
+): string => `alert:once:${exchangeId}:${symbol}:${timeframe}:${label}:${candleOpenTime}`
+
 /** `exchange:{exchangeId}:status`: the status projection (JSON, with a TTL). */
 export const status = (exchangeId: Exchange.ExchangeId): string => `exchange:${exchangeId}:status`
 

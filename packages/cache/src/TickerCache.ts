@@ -6,7 +6,8 @@
 import { type Exchange, type Market, Ticker } from "@livermore/domain"
 import { Context, Effect, Layer, Option } from "effect"
 import type { CacheError } from "./CacheError.js"
-import { command, decodeJson, encodeJson } from "./internal/codec.js"
+import { command, decodeJson, encodeByKey, encodeJson, jsonEncoder } from "./internal/codec.js"
+import * as Pipeline from "./internal/pipeline.js"
 import * as Keys from "./Keys.js"
 import { RedisClient } from "./RedisClient.js"
 
@@ -16,6 +17,15 @@ export class TickerCache extends Context.Tag("@livermore/cache/TickerCache")<
   {
     /** Replace the exchange's ticker for `ticker.symbol`. */
     readonly set: (exchangeId: Exchange.ExchangeId, ticker: Ticker.Ticker) => Effect.Effect<void, CacheError>
+    /**
+     * `set` for many tickers of one exchange in one round trip; a later ticker for the same symbol wins. Every
+     * ticker is encoded first, so one that does not encode fails the batch (`Encode`) before anything is written.
+     * Empty input costs nothing.
+     */
+    readonly setMany: (
+      exchangeId: Exchange.ExchangeId,
+      tickers: ReadonlyArray<Ticker.Ticker>
+    ) => Effect.Effect<void, CacheError>
     /** The latest ticker, if any was stored. */
     readonly get: (
       exchangeId: Exchange.ExchangeId,
@@ -23,6 +33,21 @@ export class TickerCache extends Context.Tag("@livermore/cache/TickerCache")<
     ) => Effect.Effect<Option.Option<Ticker.Ticker>, CacheError>
   }
 >() {}
+
+const encodeTicker = jsonEncoder(Ticker.Ticker)
+
+const encodeTickers = (
+  exchangeId: Exchange.ExchangeId,
+  tickers: ReadonlyArray<Ticker.Ticker>,
+  keyOf: (name: string) => string
+) =>
+  encodeByKey(
+    tickers,
+    (ticker) => keyOf(Keys.ticker(exchangeId, ticker.symbol)),
+    (ticker) => ticker,
+    encodeTicker,
+    "TickerCache.setMany"
+  )
 
 /** Tickers as JSON strings in Redis. */
 export const layerRedis: Layer.Layer<TickerCache, never, RedisClient> = Layer.effect(
@@ -34,6 +59,12 @@ export const layerRedis: Layer.Layer<TickerCache, never, RedisClient> = Layer.ef
         const key = redis.key(Keys.ticker(exchangeId, ticker.symbol))
         const json = yield* encodeJson(Ticker.Ticker, ticker, "TickerCache.set", key)
         yield* command(redis, "TickerCache.set", key, (r) => r.set(key, json))
+      }),
+      setMany: Effect.fn("TickerCache.setMany")(function* (exchangeId, tickers) {
+        const values = yield* encodeTickers(exchangeId, tickers, redis.key)
+        yield* Pipeline.exec(redis, "TickerCache.setMany", [...values.keys()], (pipeline) => {
+          for (const [key, json] of values) pipeline.set(key, json)
+        })
       }),
       get: Effect.fn("TickerCache.get")(function* (exchangeId, symbol) {
         const key = redis.key(Keys.ticker(exchangeId, symbol))
@@ -52,6 +83,9 @@ export const layerMemory: Layer.Layer<TickerCache> = Layer.sync(TickerCache, () 
     set: Effect.fn("TickerCache.set")(function* (exchangeId, ticker) {
       const key = Keys.ticker(exchangeId, ticker.symbol)
       values.set(key, yield* encodeJson(Ticker.Ticker, ticker, "TickerCache.set", key))
+    }),
+    setMany: Effect.fn("TickerCache.setMany")(function* (exchangeId, tickers) {
+      for (const [key, json] of yield* encodeTickers(exchangeId, tickers, (name) => name)) values.set(key, json)
     }),
     get: Effect.fn("TickerCache.get")(function* (exchangeId, symbol) {
       const key = Keys.ticker(exchangeId, symbol)

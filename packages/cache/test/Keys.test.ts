@@ -18,6 +18,19 @@ describe("Keys (domain.md §4, literally)", () => {
     assert.strictEqual(Keys.tickerChannel(exchangeId, symbol), "channel:ticker:7:BTC-USD")
     assert.strictEqual(Keys.candleCloseChannel(series), "channel:exchange:7:candle:close:BTC-USD:1h")
     assert.strictEqual(Keys.alertsChannel(exchangeId), "channel:alerts:7")
+    assert.strictEqual(Keys.indicatorChannel(series), "channel:indicator:7:BTC-USD:1h:macdv")
+    assert.strictEqual(Keys.indicatorChannel(series, "macdv"), "channel:indicator:7:BTC-USD:1h:macdv")
+  })
+
+  it("the once-only claim of an alert", () => {
+    assert.strictEqual(
+      Keys.alertOnce(exchangeId, symbol, "15m", "level_+150", 1_700_000_100_000),
+      "alert:once:7:BTC-USD:15m:level_+150:1700000100000"
+    )
+    assert.strictEqual(
+      Keys.alertOnce(exchangeId, symbol, "1d", "reversal_oversold", 0),
+      "alert:once:7:BTC-USD:1d:reversal_oversold:0"
+    )
   })
 
   it("exchange status, lock, log and warmup keys", () => {

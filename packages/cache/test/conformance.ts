@@ -4,7 +4,22 @@
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Candle, Exchange, Lifecycle, Market, Status, Ticker, Timeframe } from "@livermore/domain"
-import { Chunk, DateTime, Effect, Either, Fiber, type Layer, ManagedRuntime, Option, Schema, type Scope, Stream } from "effect"
+import {
+  Chunk,
+  DateTime,
+  Duration,
+  Effect,
+  Either,
+  Fiber,
+  HashMap,
+  type Layer,
+  Logger,
+  ManagedRuntime,
+  Option,
+  Schema,
+  type Scope,
+  Stream
+} from "effect"
 import * as Bus from "../src/Bus.js"
 import * as CacheConfig from "../src/CacheConfig.js"
 import type * as CacheError from "../src/CacheError.js"
@@ -120,6 +135,35 @@ export const assertCacheError = (error: unknown, reason: CacheError.Reason): voi
 
 const Message = Schema.Struct({ n: Schema.Number })
 
+/** Encodes like `Message`, but refuses n ≤ 0: a value that fails to encode in the middle of a batch. */
+const PositiveMessage = Schema.Struct({ n: Schema.Number.pipe(Schema.positive()) })
+
+/** A candle the domain would refuse (high below close), built without validation: it fails to encode. */
+const inconsistentCandle = (openTime: number): Candle.Candle =>
+  new Candle.Candle({ openTime, open: 10, high: 9, low: 8, close: 10, volume: 1, closed: true, synthetic: false }, true)
+
+/** Every candle of the series as its stored JSON, oldest first: what two series must share to be equal. */
+const snapshot = (series: Keys.SeriesKey) =>
+  Effect.flatMap(CandleCache.CandleCache, (cache) => cache.recent(series, 10_000)).pipe(
+    Effect.map((candles) => candles.map((candle) => JSON.stringify(Schema.encodeSync(Candle.Candle)(candle))))
+  )
+
+/** Run `self`, collecting the warnings it logs (message and `key` annotation). */
+const warningsOf = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const warnings: Array<{ readonly message: string; readonly key: string }> = []
+    const collector = Logger.make(({ annotations, logLevel, message }) => {
+      if (logLevel._tag !== "Warning") return
+      const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+      warnings.push({ message: text, key: String(Option.getOrElse(HashMap.get(annotations, "key"), () => "")) })
+    })
+    const result = yield* Effect.provide(self, Logger.add(collector))
+    return [result, warnings] as const
+  })
+
+const take = <A>(stream: Stream.Stream<A, CacheError.CacheError>, n: number) =>
+  stream.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toArray), Effect.timeout("3 seconds"))
+
 const IndicatorState = Schema.Struct({
   ema: Schema.Number,
   seeded: Schema.Boolean,
@@ -175,6 +219,30 @@ export const conformance = <R = never>(
           assert.deepStrictEqual(closes(yield* cache.range(series, t0, t0 + fiveMinutes)), [14, 13])
           yield* cache.upsertMany(series, [])
           assert.strictEqual(yield* cache.count(series), 2)
+        })
+      )
+
+      test("a closed candle is final: a later forming update for its open time never replaces it, a closed one does", () =>
+        Effect.gen(function* () {
+          const cache = yield* CandleCache.CandleCache
+          const series = freshSeries()
+          yield* cache.upsert(series, candleAt(t0, 11, true))
+          yield* cache.upsert(series, candleAt(t0, 99, false))
+          yield* cache.upsertMany(series, [candleAt(t0, 98, false), candleAt(t0 + fiveMinutes, 20, false)])
+          yield* cache.upsertBatch([
+            { series, candle: candleAt(t0, 97, false) },
+            { series, candle: candleAt(t0 + fiveMinutes, 21, false) }
+          ])
+          const held = yield* cache.range(series, t0, t0 + fiveMinutes)
+          assert.deepStrictEqual(
+            held.map((c) => [c.close, c.closed]),
+            [
+              [11, true],
+              [21, false]
+            ]
+          )
+          yield* cache.upsertBatch([{ series, candle: candleAt(t0, 12, true) }])
+          assert.strictEqual((yield* cache.range(series, t0, t0))[0]!.close, 12, "a corrected closed candle replaces it")
         })
       )
 
@@ -269,6 +337,84 @@ export const conformance = <R = never>(
       )
     })
 
+    describe("CandleCache.upsertBatch", () => {
+      test("equals upsert of every entry in order: grouped by series, later entries win, each series capped", () =>
+        Effect.gen(function* () {
+          const cache = yield* CandleCache.CandleCache
+          const { candleCacheSize } = yield* CacheConfig.CacheConfig
+          // Three series written by one batch, and their twins written by upsert one entry at a time.
+          const pairs = [freshSeries("5m"), freshSeries("5m"), freshSeries("1h")].map((series) => ({
+            batched: series,
+            twin: { ...series, exchangeId: freshExchange() }
+          }))
+          const [a, b, c] = pairs as [(typeof pairs)[0], (typeof pairs)[0], (typeof pairs)[0]]
+          const hour = Timeframe.durationMs["1h"]
+          // Pre-existing candles stay (the batch inserts, it does not replace the series).
+          for (const { batched, twin } of [a, b]) {
+            yield* cache.upsert(batched, candleAt(t0 - fiveMinutes, 5))
+            yield* cache.upsert(twin, candleAt(t0 - fiveMinutes, 5))
+          }
+          type Entry = readonly [pair: (typeof pairs)[0], candle: Candle.Candle]
+          const entries: Array<Entry> = [
+            [a, candleAt(t0, 10, false)],
+            [b, candleAt(t0 + fiveMinutes, 21)],
+            [a, candleAt(t0 + fiveMinutes, 11, false)],
+            [b, candleAt(t0, 20)],
+            [a, candleAt(t0, 12)], // replaces the forming candle above
+            [a, candleAt(t0 + fiveMinutes, 13)]
+          ]
+          // More than the cap on c, out of order and with repeats, interleaved with the others.
+          for (let i = candleCacheSize + 4; i >= 0; i--) {
+            entries.push([c, candleAt(t0 + i * hour, 100 + i)])
+            if (i % 5 === 0) entries.push([a, candleAt(t0 + fiveMinutes, 50 + i)])
+            if (i % 3 === 0) entries.push([c, candleAt(t0 + (i + 1) * hour, 200 + i)])
+          }
+          entries.push([c, candleAt(t0 - hour, 1)]) // older than the window: trimmed at once
+          // A copy of a series key is the same series.
+          yield* cache.upsertBatch(entries.map(([pair, candle]) => ({ series: { ...pair.batched }, candle })))
+          for (const [pair, candle] of entries) yield* cache.upsert(pair.twin, candle)
+
+          for (const { batched, twin } of pairs) {
+            assert.deepStrictEqual(yield* snapshot(batched), yield* snapshot(twin))
+          }
+          assert.deepStrictEqual(closes(yield* cache.recent(a.batched, 10)), [5, 12, 50])
+          assert.isTrue(Option.getOrThrow(yield* cache.latest(a.batched)).closed)
+          assert.deepStrictEqual(closes(yield* cache.recent(b.batched, 10)), [5, 20, 21])
+          assert.strictEqual(yield* cache.count(c.batched), candleCacheSize)
+          const kept = yield* cache.recent(c.batched, 1_000)
+          // Hours 0 to cap + 5 were written; the newest `cap` remain.
+          assert.strictEqual(kept[0]!.openTime, t0 + 6 * hour)
+          assert.strictEqual(kept[kept.length - 1]!.openTime, t0 + (candleCacheSize + 5) * hour)
+          // Hour 7 was written at i = 7 (107), then at i = 6 (206): the later entry wins.
+          assert.strictEqual(kept.find((candle) => candle.openTime === t0 + 7 * hour)!.close, 206)
+        })
+      )
+
+      test("a candle that does not encode fails the whole batch before anything is written", () =>
+        Effect.gen(function* () {
+          const cache = yield* CandleCache.CandleCache
+          const good = freshSeries()
+          const bad = freshSeries()
+          const error = yield* failure(
+            cache.upsertBatch([
+              { series: good, candle: candleAt(t0, 10) },
+              { series: bad, candle: inconsistentCandle(t0) },
+              { series: good, candle: candleAt(t0 + fiveMinutes, 11) }
+            ])
+          )
+          assertCacheError(error, "Encode")
+          assert.strictEqual(error.op, "CandleCache.upsertBatch")
+          assert.include(error.key, Keys.candles(bad))
+          assert.strictEqual(yield* cache.count(good), 0)
+          assert.strictEqual(yield* cache.count(bad), 0)
+
+          yield* cache.upsertBatch([])
+          yield* cache.upsertBatch([{ series: good, candle: candleAt(t0, 10) }])
+          assert.strictEqual(yield* cache.count(good), 1)
+        })
+      )
+    })
+
     describe("TickerCache", () => {
       test("stores the latest ticker per exchange and symbol", () =>
         Effect.gen(function* () {
@@ -285,6 +431,49 @@ export const conformance = <R = never>(
           assert.deepStrictEqual(Option.getOrThrow(yield* tickers.get(exchangeId, btc)), second)
           assert.strictEqual(Option.getOrThrow(yield* tickers.get(exchangeId, eth)).price, 3)
           assert.isTrue(Option.isNone(yield* tickers.get(freshExchange(), btc)))
+        })
+      )
+    })
+
+    describe("TickerCache.setMany", () => {
+      test("stores every ticker of the batch; a later one for the same symbol wins", () =>
+        Effect.gen(function* () {
+          const tickers = yield* TickerCache.TickerCache
+          const exchangeId = freshExchange()
+          const other = freshExchange()
+          const eth = Market.SymbolId.make("ETH-USD")
+          const sol = Market.SymbolId.make("SOL-USD")
+          yield* tickers.set(exchangeId, new Ticker.Ticker({ symbol: sol, price: 7, volume24h: 1, time: 1 }))
+          const last = new Ticker.Ticker({ symbol: btc, price: 103, volume24h: 8, bestAsk: 104, time: 4 })
+          yield* tickers.setMany(exchangeId, [
+            new Ticker.Ticker({ symbol: btc, price: 101, volume24h: 6, time: 2 }),
+            new Ticker.Ticker({ symbol: eth, price: 3, volume24h: 1, time: 2 }),
+            last,
+            new Ticker.Ticker({ symbol: eth, price: 4, volume24h: 2, time: 1 })
+          ])
+          assert.deepStrictEqual(Option.getOrThrow(yield* tickers.get(exchangeId, btc)), last)
+          assert.strictEqual(Option.getOrThrow(yield* tickers.get(exchangeId, eth)).price, 4, "order decides, not time")
+          assert.strictEqual(Option.getOrThrow(yield* tickers.get(exchangeId, sol)).price, 7, "untouched")
+          assert.isTrue(Option.isNone(yield* tickers.get(other, btc)), "only the given exchange")
+          yield* tickers.setMany(exchangeId, [])
+          assert.strictEqual(Option.getOrThrow(yield* tickers.get(exchangeId, btc)).price, 103)
+        })
+      )
+
+      test("a ticker that does not encode fails the whole batch before anything is written", () =>
+        Effect.gen(function* () {
+          const tickers = yield* TickerCache.TickerCache
+          const exchangeId = freshExchange()
+          const eth = Market.SymbolId.make("ETH-USD")
+          const error = yield* failure(
+            tickers.setMany(exchangeId, [
+              new Ticker.Ticker({ symbol: btc, price: 1, volume24h: 1, time: 1 }),
+              new Ticker.Ticker({ symbol: eth, price: -1, volume24h: 1, time: 1 }, true)
+            ])
+          )
+          assertCacheError(error, "Encode")
+          assert.include(error.key, Keys.ticker(exchangeId, eth))
+          assert.isTrue(Option.isNone(yield* tickers.get(exchangeId, btc)))
         })
       )
     })
@@ -313,6 +502,67 @@ export const conformance = <R = never>(
           yield* store.set(series, IndicatorState, { ema: 1, seeded: false, updatedAt: DateTime.unsafeMake(0) })
           assertCacheError(yield* failure(store.get(series, Schema.Struct({ ema: Schema.String }))), "Decode")
           assertCacheError(yield* failure(store.set(series, Schema.Number.pipe(Schema.positive()), -1)), "Encode")
+        })
+      )
+
+      test("setMany and getMany: many series at once, answered in the order asked; a later entry wins", () =>
+        Effect.gen(function* () {
+          const store = yield* IndicatorStore.IndicatorStore
+          const [s1, s2, s3, missing] = [freshSeries("1h"), freshSeries("5m"), freshSeries("1d"), freshSeries("1h")]
+          const at = (ema: number) => ({ ema, seeded: ema > 1, updatedAt: DateTime.unsafeMake(1_700_000_000_000 + ema) })
+          yield* store.set(s3, IndicatorState, at(30))
+          yield* store.setMany(IndicatorState, [
+            [s1, at(1)],
+            [s2, at(2)],
+            [{ ...s1 }, at(11)]
+          ])
+          const got = yield* store.getMany([s2, missing, s1, s3, s2], IndicatorState)
+          assert.deepStrictEqual(
+            got.map(Option.map((state) => [state.ema, state.seeded, DateTime.toEpochMillis(state.updatedAt)])),
+            [
+              Option.some([2, true, 1_700_000_000_002]),
+              Option.none(),
+              Option.some([11, true, 1_700_000_000_011]),
+              Option.some([30, true, 1_700_000_000_030]),
+              Option.some([2, true, 1_700_000_000_002])
+            ]
+          )
+          assert.strictEqual(Option.getOrThrow(yield* store.get(s1, IndicatorState)).ema, 11)
+          assert.deepStrictEqual(yield* store.getMany([], IndicatorState), [])
+          yield* store.setMany(IndicatorState, [])
+        })
+      )
+
+      test("getMany answers none for a value that does not decode, with a warning naming its key", () =>
+        Effect.gen(function* () {
+          const store = yield* IndicatorStore.IndicatorStore
+          const [fits, misfit] = [freshSeries("1h"), freshSeries("4h")]
+          yield* store.set(fits, Schema.Struct({ ema: Schema.Number }), { ema: 1 })
+          yield* store.set(misfit, Schema.Struct({ ema: Schema.String }), { ema: "one" })
+          const [got, warnings] = yield* warningsOf(store.getMany([misfit, fits], Schema.Struct({ ema: Schema.Number })))
+          assert.deepStrictEqual(got, [Option.none(), Option.some({ ema: 1 })])
+          assert.strictEqual(warnings.length, 1)
+          assert.include(warnings[0]!.key, Keys.indicator(misfit))
+          assert.include(warnings[0]!.message, Keys.indicator(misfit))
+          // `get` still reports it as an error.
+          assertCacheError(yield* failure(store.get(misfit, Schema.Struct({ ema: Schema.Number }))), "Decode")
+        })
+      )
+
+      test("setMany is all or nothing when a value does not encode", () =>
+        Effect.gen(function* () {
+          const store = yield* IndicatorStore.IndicatorStore
+          const [first, second] = [freshSeries("1h"), freshSeries("1h")]
+          const Positive = Schema.Number.pipe(Schema.positive())
+          const error = yield* failure(
+            store.setMany(Positive, [
+              [first, 1],
+              [second, -1]
+            ])
+          )
+          assertCacheError(error, "Encode")
+          assert.include(error.key, Keys.indicator(second))
+          assert.deepStrictEqual(yield* store.getMany([first, second], Positive), [Option.none(), Option.none()])
         })
       )
     })
@@ -383,6 +633,92 @@ export const conformance = <R = never>(
             Effect.option
           )
           assert.isTrue(Option.isNone(viaStream), "a fresh subscription sees nothing published before it")
+        })
+      )
+    })
+
+    describe("Bus batches and once-only publication", () => {
+      test("publishBatch delivers every message, in order, on each channel", () =>
+        Effect.gen(function* () {
+          const bus = yield* Bus.Bus
+          const exchangeId = freshExchange()
+          const one = Keys.alertsChannel(exchangeId)
+          const two = Keys.indicatorChannel({ exchangeId, symbol: btc, timeframe: "5m" })
+          const first = yield* bus.subscribe(one, Message)
+          const second = yield* bus.subscribe(two, Message)
+          yield* bus.publishBatch(Message, [
+            [one, { n: 1 }],
+            [two, { n: 2 }],
+            [one, { n: 3 }],
+            [two, { n: 4 }],
+            [one, { n: 5 }],
+            [one, { n: 1 }]
+          ])
+          assert.deepStrictEqual(yield* take(first, 4), [{ n: 1 }, { n: 3 }, { n: 5 }, { n: 1 }])
+          assert.deepStrictEqual(yield* take(second, 2), [{ n: 2 }, { n: 4 }])
+        })
+      )
+
+      test("publishBatch publishes nothing when one message does not encode; an empty batch is a no-op", () =>
+        Effect.gen(function* () {
+          const bus = yield* Bus.Bus
+          const channel = Keys.alertsChannel(freshExchange())
+          const messages = yield* bus.subscribe(channel, Message)
+          const error = yield* failure(
+            bus.publishBatch(PositiveMessage, [
+              [channel, { n: 1 }],
+              [channel, { n: -1 }],
+              [channel, { n: 2 }]
+            ])
+          )
+          assertCacheError(error, "Encode")
+          assert.include(error.key, channel)
+          yield* bus.publishBatch(PositiveMessage, [])
+          yield* bus.publish(channel, Message, { n: 9 })
+          assert.deepStrictEqual(yield* take(messages, 1), [{ n: 9 }])
+        })
+      )
+
+      test("publishOnce publishes once per key within the TTL, and again once it expired", () =>
+        Effect.gen(function* () {
+          const bus = yield* Bus.Bus
+          const exchangeId = freshExchange()
+          const channel = Keys.alertsChannel(exchangeId)
+          const claim = (label: string): Bus.Once => ({ key: Keys.alertOnce(exchangeId, btc, "5m", label, t0), ttl: "1 second" })
+          const messages = yield* bus.subscribe(channel, Message)
+          assert.isTrue(yield* bus.publishOnce(channel, Message, { n: 1 }, claim("level_+150")))
+          assert.isFalse(yield* bus.publishOnce(channel, Message, { n: 2 }, claim("level_+150")))
+          assert.isTrue(yield* bus.publishOnce(channel, Message, { n: 3 }, claim("level_+200")))
+          // An encode failure claims nothing; an unbounded claim is refused.
+          assertCacheError(yield* failure(bus.publishOnce(channel, PositiveMessage, { n: -4 }, claim("level_-150"))), "Encode")
+          const forever: Bus.Once = { key: claim("level_-150").key, ttl: Duration.infinity }
+          assertCacheError(yield* failure(bus.publishOnce(channel, Message, { n: -5 }, forever)), "Argument")
+          assert.isTrue(yield* bus.publishOnce(channel, Message, { n: 4 }, claim("level_-150")))
+          yield* Effect.sleep("1200 millis")
+          assert.isTrue(yield* bus.publishOnce(channel, Message, { n: 5 }, claim("level_+150")))
+          assert.isFalse(yield* bus.publishOnce(channel, Message, { n: 6 }, claim("level_+150")))
+          assert.deepStrictEqual(yield* take(messages, 4), [{ n: 1 }, { n: 3 }, { n: 4 }, { n: 5 }])
+          yield* bus.publish(channel, Message, { n: 7 })
+          assert.deepStrictEqual(yield* take(messages, 1), [{ n: 7 }], "nothing else was published")
+        })
+      )
+
+      test("of concurrent publishOnce calls with one key, exactly one publishes", () =>
+        Effect.gen(function* () {
+          const bus = yield* Bus.Bus
+          const exchangeId = freshExchange()
+          const channel = Keys.alertsChannel(exchangeId)
+          const once: Bus.Once = { key: Keys.alertOnce(exchangeId, btc, "1h", "reversal_oversold", t0), ttl: "10 seconds" }
+          const messages = yield* bus.subscribe(channel, Message)
+          const results = yield* Effect.forEach(
+            Array.from({ length: 20 }, (_, n) => n),
+            (n) => bus.publishOnce(channel, Message, { n }, once),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(results.filter(Boolean).length, 1)
+          const winner = results.indexOf(true)
+          yield* bus.publish(channel, Message, { n: -1 })
+          assert.deepStrictEqual(yield* take(messages, 2), [{ n: winner }, { n: -1 }])
         })
       )
     })

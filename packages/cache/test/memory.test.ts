@@ -1,9 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, Option, TestClock } from "effect"
+import { Chunk, DateTime, Effect, Layer, Option, Schema, Stream, TestClock } from "effect"
+import * as Bus from "../src/Bus.js"
 import * as CacheConfig from "../src/CacheConfig.js"
 import * as CacheServices from "../src/CacheServices.js"
 import * as EventLog from "../src/EventLog.js"
 import * as ExchangeLock from "../src/ExchangeLock.js"
+import * as Keys from "../src/Keys.js"
 import * as StatusStore from "../src/StatusStore.js"
 import {
   conformance,
@@ -55,6 +57,23 @@ describe("memory layers on the TestClock", () => {
       assert.strictEqual(DateTime.toEpochMillis(b.acquiredAt), 51_000)
       const lost = yield* failure(lock.renew(exchangeId, "instance-a", a.epoch, "30 seconds"))
       assert.strictEqual(lost._tag, "LockLost")
+    }).pipe(Effect.provide(MemoryDefaults))
+  )
+
+  it.scoped("a publishOnce claim lasts its TTL on the Clock, then the key can publish again", () =>
+    Effect.gen(function* () {
+      const bus = yield* Bus.Bus
+      const Message = Schema.Struct({ n: Schema.Number })
+      const channel = Keys.alertsChannel(freshExchange())
+      const once: Bus.Once = { key: "alert:once:test", ttl: "1 hour" }
+      const messages = yield* bus.subscribe(channel, Message)
+      assert.isTrue(yield* bus.publishOnce(channel, Message, { n: 1 }, once))
+      yield* TestClock.adjust("59 minutes")
+      assert.isFalse(yield* bus.publishOnce(channel, Message, { n: 2 }, once))
+      yield* TestClock.adjust("1 minute")
+      assert.isTrue(yield* bus.publishOnce(channel, Message, { n: 3 }, once))
+      const got = yield* messages.pipe(Stream.take(2), Stream.runCollect)
+      assert.deepStrictEqual(Chunk.toArray(got), [{ n: 1 }, { n: 3 }])
     }).pipe(Effect.provide(MemoryDefaults))
   )
 

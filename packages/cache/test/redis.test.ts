@@ -4,8 +4,8 @@
  * stored data, raw messages, approximate trimming, connection handling.
  */
 import { assert, describe } from "@effect/vitest"
-import { Ticker } from "@livermore/domain"
-import { Chunk, Config, DateTime, Duration, Effect, Layer, Schedule, Schema, Stream } from "effect"
+import { Market, Ticker } from "@livermore/domain"
+import { Chunk, Config, DateTime, Duration, Effect, Layer, Option, Schedule, Schema, Stream } from "effect"
 import * as Bus from "../src/Bus.js"
 import * as CacheConfig from "../src/CacheConfig.js"
 import * as CacheServices from "../src/CacheServices.js"
@@ -13,6 +13,8 @@ import * as CandleCache from "../src/CandleCache.js"
 import * as EventLog from "../src/EventLog.js"
 import * as ExchangeLock from "../src/ExchangeLock.js"
 import * as IndicatorStore from "../src/IndicatorStore.js"
+import * as Pipeline from "../src/internal/pipeline.js"
+import * as Script from "../src/internal/script.js"
 import * as Keys from "../src/Keys.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as StatusStore from "../src/StatusStore.js"
@@ -78,6 +80,39 @@ const raw = <A>(f: (redis: RedisClient.Connection["redis"]) => Promise<A>) =>
   Effect.flatMap(RedisClient.RedisClient, (redis) => redis.use("test.raw", f))
 
 const physical = (name: string) => Effect.map(RedisClient.RedisClient, (redis) => redis.key(name))
+
+/** What `self` sent on the shared connection: pipelines, commands inside them, and commands sent on their own. */
+interface Traffic {
+  readonly pipelines: number
+  readonly pipelined: number
+  readonly direct: number
+}
+
+const trafficOf = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(RedisClient.RedisClient, ({ redis }) => {
+    const traffic = { pipelines: 0, pipelined: 0, direct: 0 }
+    const { pipeline, sendCommand } = redis
+    return Effect.acquireUseRelease(
+      Effect.sync(() => {
+        redis.pipeline = (commands) => {
+          traffic.pipelines++
+          return pipeline.call(redis, commands)
+        }
+        // A pipeline hands its commands to sendCommand with its own stream; anything else is a command alone.
+        redis.sendCommand = (command, stream) => {
+          if (stream === undefined) traffic.direct++
+          else traffic.pipelined++
+          return sendCommand.call(redis, command, stream)
+        }
+      }),
+      () => Effect.map(self, (result) => [result, traffic as Traffic] as const),
+      () =>
+        Effect.sync(() => {
+          Reflect.deleteProperty(redis, "pipeline")
+          Reflect.deleteProperty(redis, "sendCommand")
+        })
+    )
+  })
 
 conformance<RedisClient.RedisClient>("Redis layers", Live, (test) => {
   describe("Redis only", () => {
@@ -256,6 +291,125 @@ conformance<RedisClient.RedisClient>("Redis layers", Live, (test) => {
           (yield* log.range(name)).map((entry) => entry.event.message),
           ["new"]
         )
+      })
+    )
+
+    test("each batch is one pipeline holding one command per key, and nothing else; an empty batch sends nothing", () =>
+      Effect.gen(function* () {
+        const cache = yield* CandleCache.CandleCache
+        const tickers = yield* TickerCache.TickerCache
+        const store = yield* IndicatorStore.IndicatorStore
+        const bus = yield* Bus.Bus
+        const [a, b, c] = [freshSeries(), freshSeries(), freshSeries("1h")]
+        const none: Traffic = { pipelines: 0, pipelined: 0, direct: 0 }
+        const batch = [
+          { series: a, candle: candleAt(t0, 10) },
+          { series: b, candle: candleAt(t0, 20) },
+          { series: a, candle: candleAt(t0 + 300_000, 11) },
+          { series: c, candle: candleAt(t0, 30) },
+          { series: { ...a }, candle: candleAt(t0, 12) }
+        ]
+        yield* cache.upsertBatch(batch.slice(0, 1)) // the script is known to the server from here on
+        const [, upserted] = yield* trafficOf(cache.upsertBatch(batch))
+        assert.deepStrictEqual(upserted, { pipelines: 1, pipelined: 3, direct: 0 }, "one script call per series")
+        assert.deepStrictEqual((yield* cache.recent(a, 5)).map((candle) => candle.close), [12, 11])
+
+        const eth = Market.SymbolId.make("ETH-USD")
+        const ticker = (symbol: Market.SymbolId, price: number) => new Ticker.Ticker({ symbol, price, volume24h: 1, time: 1 })
+        const [, set] = yield* trafficOf(tickers.setMany(a.exchangeId, [ticker(a.symbol, 1), ticker(eth, 2), ticker(a.symbol, 3)]))
+        assert.deepStrictEqual(set, { pipelines: 1, pipelined: 2, direct: 0 })
+
+        const [, saved] = yield* trafficOf(store.setMany(Schema.Number, [[a, 1], [b, 2], [c, 3]]))
+        assert.deepStrictEqual(saved, { pipelines: 1, pipelined: 3, direct: 0 })
+        const [states, loaded] = yield* trafficOf(store.getMany([c, b, a, freshSeries()], Schema.Number))
+        assert.deepStrictEqual(states, [Option.some(3), Option.some(2), Option.some(1), Option.none()])
+        assert.deepStrictEqual(loaded, { pipelines: 1, pipelined: 4, direct: 0 })
+
+        const channel = Keys.alertsChannel(a.exchangeId)
+        const [, published] = yield* trafficOf(bus.publishBatch(Message, [[channel, { n: 1 }], [channel, { n: 2 }]]))
+        assert.deepStrictEqual(published, { pipelines: 1, pipelined: 2, direct: 0 })
+
+        const [, empty] = yield* trafficOf(
+          Effect.all([
+            cache.upsertBatch([]),
+            tickers.setMany(a.exchangeId, []),
+            store.setMany(Schema.Number, []),
+            store.getMany([], Schema.Number),
+            bus.publishBatch(Message, [])
+          ])
+        )
+        assert.deepStrictEqual(empty, none)
+      })
+    )
+
+    test("a script the server does not know is loaded once and only the refused calls are sent again", () =>
+      Effect.gen(function* () {
+        const redis = yield* RedisClient.RedisClient
+        // A script no one else runs, so nothing can load it behind this test's back.
+        const script = Script.make(`-- ${crypto.randomUUID()}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`)
+        const keys = [yield* physical(`counter:${freshExchange()}`), yield* physical(`counter:${freshExchange()}`)]
+        const calls = [
+          { key: keys[0]!, args: [1] },
+          { key: keys[1]!, args: [10] },
+          { key: keys[0]!, args: [100] }
+        ]
+        const [cold, coldTraffic] = yield* trafficOf(Pipeline.evalScripts(redis, "test.script", script, calls))
+        assert.deepStrictEqual(cold, [1, 10, 101], "each call ran exactly once, in order")
+        assert.deepStrictEqual(coldTraffic, { pipelines: 2, pipelined: 3 + 1 + 3, direct: 0 })
+        const [warm, warmTraffic] = yield* trafficOf(Pipeline.evalScripts(redis, "test.script", script, calls))
+        assert.deepStrictEqual(warm, [102, 20, 202])
+        assert.deepStrictEqual(warmTraffic, { pipelines: 1, pipelined: 3, direct: 0 })
+      })
+    )
+
+    test("upsertBatch after the script cache was emptied (as by a Redis restart) still writes every series", () =>
+      Effect.gen(function* () {
+        const cache = yield* CandleCache.CandleCache
+        const series = [freshSeries(), freshSeries(), freshSeries()]
+        yield* raw((r) => r.script("FLUSH"))
+        const [, traffic] = yield* trafficOf(
+          cache.upsertBatch(series.flatMap((s, i) => [0, 1].map((k) => ({ series: s, candle: candleAt(t0 + k * 300_000, 10 + i) }))))
+        )
+        // Two pipelines when the script was still missing; one if another client loaded it in between.
+        assert.include([1, 2], traffic.pipelines)
+        assert.strictEqual(traffic.direct, 0)
+        for (const s of series) assert.strictEqual(yield* cache.count(s), 2)
+      })
+    )
+
+    test("a series the store refuses fails the batch naming the first refused key; the other series are written", () =>
+      Effect.gen(function* () {
+        const cache = yield* CandleCache.CandleCache
+        const [ok1, bad1, ok2, bad2] = [freshSeries(), freshSeries(), freshSeries(), freshSeries()]
+        for (const bad of [bad1, bad2]) yield* raw((r) => r.set(prefix + Keys.candles(bad), "not a sorted set"))
+        const error = yield* failure(
+          cache.upsertBatch([ok1, bad1, ok2, bad2].map((series) => ({ series, candle: candleAt(t0, 10) })))
+        )
+        assertCacheError(error, "Backend")
+        assert.strictEqual(error.op, "CandleCache.upsertBatch")
+        assert.strictEqual(error.key, prefix + Keys.candles(bad1))
+        assert.include(error.message, "WRONGTYPE")
+        assert.strictEqual(yield* cache.count(ok1), 1)
+        assert.strictEqual(yield* cache.count(ok2), 1)
+
+        const store = yield* IndicatorStore.IndicatorStore
+        yield* raw((r) => r.zadd(prefix + Keys.indicator(bad2), 1, "not a string"))
+        const refused = yield* failure(store.getMany([ok1, bad2], Schema.Number))
+        assertCacheError(refused, "Backend")
+        assert.strictEqual(refused.key, prefix + Keys.indicator(bad2))
+      })
+    )
+
+    test("publishOnce claims the namespaced key with its TTL", () =>
+      Effect.gen(function* () {
+        const bus = yield* Bus.Bus
+        const exchangeId = freshExchange()
+        const key = Keys.alertOnce(exchangeId, Market.SymbolId.make("BTC-USD"), "4h", "level_+300", t0)
+        assert.isTrue(yield* bus.publishOnce(Keys.alertsChannel(exchangeId), Message, { n: 1 }, { key, ttl: "10 seconds" }))
+        const ttl = yield* raw((r) => r.pttl(prefix + key))
+        assert.isAbove(ttl, 9_000)
+        assert.isAtMost(ttl, 10_000)
+        assert.strictEqual(yield* raw((r) => r.exists(key)), 0, "nothing outside the namespace")
       })
     )
 

@@ -1,5 +1,5 @@
 /** JSON codecs over Schemas whose failures become `CacheError`s naming the operation and key. */
-import { Effect, type ParseResult, Schema } from "effect"
+import { Effect, Either, type ParseResult, Schema } from "effect"
 import type { Redis } from "ioredis"
 import { CacheError } from "../CacheError.js"
 import type { Connection } from "../RedisClient.js"
@@ -7,6 +7,10 @@ import type { Connection } from "../RedisClient.js"
 interface Codec {
   readonly encode: (value: unknown) => Effect.Effect<string, ParseResult.ParseError>
   readonly decode: (text: unknown) => Effect.Effect<unknown, ParseResult.ParseError>
+  /** The encoded (JSON-ready) value, synchronously: no fiber step per value. */
+  readonly toEncoded: (value: unknown) => Either.Either<unknown, ParseResult.ParseError>
+  /** `JSON.parse` then decode, synchronously. */
+  readonly decodeSync: (text: string) => Either.Either<unknown, ParseResult.ParseError>
 }
 
 /**
@@ -21,7 +25,9 @@ const codecOf = <A, I>(schema: Schema.Schema<A, I>): Codec => {
     const json = Schema.parseJson(schema)
     codec = {
       encode: Schema.encode(json) as Codec["encode"],
-      decode: Schema.decodeUnknown(json)
+      decode: Schema.decodeUnknown(json),
+      toEncoded: Schema.encodeEither(schema) as Codec["toEncoded"],
+      decodeSync: Schema.decodeUnknownEither(json)
     }
     codecs.set(schema, codec)
   }
@@ -49,6 +55,60 @@ export const decodeJson = <A, I>(
   (codecOf(schema).decode(text) as Effect.Effect<A, ParseResult.ParseError>).pipe(
     Effect.mapError((cause) => new CacheError({ reason: "Decode", op, key, cause }))
   )
+
+/** Encodes one value to JSON, or gives the `CacheError` (reason `Encode`) naming `op` and `key`. */
+export type JsonEncoder<A> = (value: A, op: string, key: string) => Either.Either<string, CacheError>
+
+/**
+ * `encodeJson` without the Effect: a plain function over the schema's precompiled encoder, producing the same
+ * JSON. For batches, where running an Effect per value costs more than the encoding (see `bench/batch.ts`).
+ */
+export const jsonEncoder = <A, I>(schema: Schema.Schema<A, I>): JsonEncoder<A> => {
+  const { toEncoded } = codecOf(schema)
+  return (value, op, key) => {
+    const encoded = toEncoded(value)
+    if (Either.isLeft(encoded)) return Either.left(new CacheError({ reason: "Encode", op, key, cause: encoded.left }))
+    try {
+      return Either.right(JSON.stringify(encoded.right))
+    } catch (cause) {
+      return Either.left(new CacheError({ reason: "Encode", op, key, cause }))
+    }
+  }
+}
+
+/** `decodeJson` without the Effect, for batches. */
+export const decodeJsonSync = <A, I>(
+  schema: Schema.Schema<A, I>,
+  text: string,
+  op: string,
+  key: string
+): Either.Either<A, CacheError> =>
+  Either.mapLeft(
+    codecOf(schema).decodeSync(text) as Either.Either<A, ParseResult.ParseError>,
+    (cause) => new CacheError({ reason: "Decode", op, key, cause })
+  )
+
+/**
+ * Encode every item with `encode` under the key `keyOf` gives it, keeping the last JSON per key (a later item
+ * wins), in first-seen key order. Fails on the first item that does not encode, so a batch is all or nothing.
+ */
+export const encodeByKey = <T, A>(
+  items: Iterable<T>,
+  keyOf: (item: T) => string,
+  valueFrom: (item: T) => A,
+  encode: JsonEncoder<A>,
+  op: string
+): Effect.Effect<Map<string, string>, CacheError> =>
+  Effect.suspend(() => {
+    const values = new Map<string, string>()
+    for (const item of items) {
+      const key = keyOf(item)
+      const json = encode(valueFrom(item), op, key)
+      if (Either.isLeft(json)) return Effect.fail(json.left)
+      values.set(key, json.right)
+    }
+    return Effect.succeed(values)
+  })
 
 /** `CacheError` with reason `Backend`, for a failed Redis command. */
 export const backend =
