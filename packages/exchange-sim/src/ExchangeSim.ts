@@ -2,10 +2,11 @@
  * The simulator as a scoped resource: `make(options)` starts one server speaking both venues' protocols on one
  * port and stops it when the scope closes; `layer(options)` provides it as the `ExchangeSim` service.
  */
-import { Context, Data, Effect, Layer, ParseResult, type Scope } from "effect"
+import { Context, Data, Effect, Either, Layer, ParseResult, type Scope } from "effect"
 import type * as Faults from "./Faults.js"
 import * as Market from "./Market.js"
 import * as Options from "./Options.js"
+import type * as Scripts from "./Scripts.js"
 import { SimServer } from "./Server.js"
 import * as SimClock from "./SimClock.js"
 import type { StatsSnapshot } from "./Stats.js"
@@ -74,8 +75,18 @@ export interface SimHandle {
   readonly setFaults: (request: Faults.FaultsRequest) => Effect.Effect<Faults.Faults>
   /** Jump the sim clock and/or change its speed (0 pauses), as `POST /__sim/clock`. */
   readonly setClock: (change: { readonly time?: number; readonly speed?: number }) => Effect.Effect<void>
-  /** Zero counters, forget rate-limit usage and bans, clear faults, as `POST /__sim/reset`. */
+  /** Zero counters, forget rate-limit usage and bans, clear faults, as `POST /__sim/reset` (scripts stay). */
   readonly reset: Effect.Effect<void>
+  /** The installed price scripts, oldest first, as `GET /__sim/script`. */
+  readonly scripts: Effect.Effect<ReadonlyArray<Scripts.Script>>
+  /**
+   * Install a price script, as `POST /__sim/script`: every price of its symbol after `from` is scaled by the
+   * script's factor. Returns every installed script; fails when the script is malformed (e.g. `from` not on a
+   * 5-minute boundary), names no simulated symbol, or moves the price by more than a factor of 100.
+   */
+  readonly script: (script: Scripts.Script) => Effect.Effect<ReadonlyArray<Scripts.Script>, Scripts.ScriptError>
+  /** Remove every price script, as `DELETE /__sim/script`. */
+  readonly clearScripts: Effect.Effect<void>
 }
 
 /** The simulator service. */
@@ -103,6 +114,12 @@ export const make = (
       emptyBucketProbability: options.emptyBucketProbability,
       listedAt: options.listedAt
     })
+    for (const [i, script] of options.scripts.entries()) {
+      const added = market.addScript(script)
+      if (Either.isLeft(added)) {
+        return yield* new SimError({ reason: "InvalidOptions", cause: `scripts.${i}: ${added.left.message}` })
+      }
+    }
     const clock = SimClock.make(startTime, options.speed)
     const server = yield* Effect.acquireRelease(
       Effect.tryPromise({
@@ -133,7 +150,10 @@ export const make = (
       faults: Effect.sync(() => server.currentFaults()),
       setFaults: (request) => Effect.sync(() => server.applyFaults(request)),
       setClock: (change) => Effect.sync(() => server.setClock(change)),
-      reset: Effect.sync(() => server.reset())
+      reset: Effect.sync(() => server.reset()),
+      scripts: Effect.sync(() => server.currentScripts()),
+      script: (script) => Effect.suspend(() => server.addScript(script)),
+      clearScripts: Effect.sync(() => server.clearScripts())
     } satisfies SimHandle
   })
 

@@ -10,13 +10,19 @@
  * 300-step micro path (1 s per step) reaches the bar's high and low and spreads volume and trades, giving
  * the still-forming candle at any instant and 1-minute sub-bars. Every longer candle is the aggregate of the
  * 5-minute bars (or 1-minute sub-bars) it covers, over integer ticks and volume units, so aggregates are exact.
+ *
+ * Price scripts (`Scripts`) scale a symbol's unrounded 5-minute boundary prices by the script factor at each
+ * boundary; bars, wiggles and micro paths are generated from the scaled boundaries as usual, so every price
+ * the market serves follows the script while aggregates stay exact.
  */
 import { Candle } from "@livermore/domain"
+import { Either } from "effect"
 import * as Decimal from "./internal/decimal.js"
 import * as Hash from "./internal/hash.js"
 import { Lru } from "./internal/lru.js"
 import type { Interval } from "./Intervals.js"
 import * as Intervals from "./Intervals.js"
+import * as Scripts from "./Scripts.js"
 
 const MINUTE = 60_000
 /** The base bar length: 5 minutes. */
@@ -132,7 +138,10 @@ export interface MarketOptions {
   readonly listedAt: number
 }
 
-/** The simulated market. Every method is pure in its arguments (caches are an implementation detail). */
+/**
+ * The simulated market. Every price method is a pure function of its arguments and the installed price scripts
+ * (caches are an implementation detail, dropped for a symbol whenever its scripts change).
+ */
 export interface Market {
   readonly options: MarketOptions
   readonly symbols: ReadonlyArray<SimSymbol>
@@ -151,6 +160,19 @@ export interface Market {
   readonly rolling24h: (symbol: SimSymbol, now: number) => Rolling24h
   /** Approximate 52-week low and high (ticks) at `now`. */
   readonly yearRange: (symbol: SimSymbol, now: number) => { readonly low: number; readonly high: number }
+  /** The installed price scripts, oldest first. */
+  readonly scripts: () => ReadonlyArray<Scripts.Script>
+  /**
+   * Install a price script (validated like `POST /__sim/script`): from then on every price of its symbol at or
+   * after `script.from` is scaled by the script's factor; earlier prices do not change. Fails when the script
+   * is malformed, names no symbol of this market, or would take the symbol's scripts beyond
+   * `Scripts.MAX_LOG_FACTOR`. Returns every installed script.
+   */
+  readonly addScript: (script: Scripts.Script) => Either.Either<ReadonlyArray<Scripts.Script>, Scripts.ScriptError>
+  /** Remove every price script (prices return to the unscripted market). */
+  readonly clearScripts: () => void
+  /** The factor the scripts apply to `symbol`'s prices at sim time `time` (exactly 1 when none applies). */
+  readonly priceFactor: (symbol: SimSymbol, time: number) => number
 }
 
 const knownAssets: ReadonlyArray<readonly [string, number]> = [
@@ -420,6 +442,18 @@ export const make = (options: MarketOptions): Market => {
   const byCoinbase = new Map(symbols.map((s) => [s.coinbase, s]))
   const profileOf = (s: SimSymbol): Profile => profiles[s.index]!
 
+  // ---- price scripts: a log offset per symbol, the sum of its scripts' offsets ----
+  const installed: Array<{ readonly script: Scripts.Script; readonly symbol: SimSymbol }> = []
+  const scriptsOf = new Map<number, ReadonlyArray<Scripts.Script>>()
+  const firstFrom = new Map<number, number>()
+  const priceFactor = (s: SimSymbol, t: number): number => {
+    const from = firstFrom.get(s.index)
+    if (from === undefined || t <= from) return 1
+    let offset = 0
+    for (const script of scriptsOf.get(s.index)!) offset += Scripts.offsetAt(script, t)
+    return Math.exp(offset)
+  }
+
   // ---- daily anchors: AR(1) in log space, computed in chunks of days ----
   const chunks = new Lru<number, Float64Array>(4096)
   const anchor = (s: SimSymbol, day: number): number => {
@@ -455,15 +489,22 @@ export const make = (options: MarketOptions): Market => {
         walk[j] = walk[j - 1]! + p.sigma5 * Hash.normal(seed, s.index, Tag.bridge, day * BARS_PER_DAY + j)
       }
       const drift = b - a - walk[BARS_PER_DAY]!
+      // Unrounded (ticks): a script scales them before they are rounded.
       const out = new Float64Array(BARS_PER_DAY + 1)
-      for (let j = 0; j <= BARS_PER_DAY; j++) {
-        out[j] = Math.max(1, Math.round(Math.exp(p.logTicks + a + walk[j]! + (j / BARS_PER_DAY) * drift)))
-      }
+      for (let j = 0; j <= BARS_PER_DAY; j++) out[j] = Math.exp(p.logTicks + a + walk[j]! + (j / BARS_PER_DAY) * drift)
       return out
     })
-  const boundaryPrice = (s: SimSymbol, k: number): number => {
+  /** The unscripted boundary price (ticks) at the start of the 5-minute bar `k`. */
+  const rawBoundaryPrice = (s: SimSymbol, k: number): number => {
     const day = Math.floor(k / BARS_PER_DAY)
-    return dayPrices(s, day)[k - day * BARS_PER_DAY]!
+    return Math.max(1, Math.round(dayPrices(s, day)[k - day * BARS_PER_DAY]!))
+  }
+  /** The boundary price (ticks) at the start of the 5-minute bar `k`, scripts applied before rounding. */
+  const boundaryPrice = (s: SimSymbol, k: number): number => {
+    const factor = priceFactor(s, k * BASE_MS)
+    if (factor === 1) return rawBoundaryPrice(s, k)
+    const day = Math.floor(k / BARS_PER_DAY)
+    return Math.max(1, Math.round(dayPrices(s, day)[k - day * BARS_PER_DAY]! * factor))
   }
 
   // ---- 5-minute bars ----
@@ -483,15 +524,27 @@ export const make = (options: MarketOptions): Market => {
     if (p.emptyProbability > 0 && Hash.uniform(seed, s.index, Tag.empty, k) < p.emptyProbability) {
       bar = emptyBar(k)
     } else {
+      // The bar's wiggle beyond its boundaries, proportional to its price level.
+      const wiggle = (open: number, close: number) => {
+        const scale = p.sigma5 * Math.max(open, close) * 0.6
+        return {
+          high: Math.max(open, close) + Math.round(Math.abs(Hash.normal(seed, s.index, Tag.high, k)) * scale),
+          low: Math.max(1, Math.min(open, close) - Math.round(Math.abs(Hash.normal(seed, s.index, Tag.low, k)) * scale))
+        }
+      }
+      const rawOpen = rawBoundaryPrice(s, k)
+      const rawClose = rawBoundaryPrice(s, k + 1)
+      const raw = wiggle(rawOpen, rawClose)
       const open = boundaryPrice(s, k)
       const close = boundaryPrice(s, k + 1)
-      const scale = p.sigma5 * Math.max(open, close) * 0.6
-      const high = Math.max(open, close) + Math.round(Math.abs(Hash.normal(seed, s.index, Tag.high, k)) * scale)
-      const low = Math.max(1, Math.min(open, close) - Math.round(Math.abs(Hash.normal(seed, s.index, Tag.low, k)) * scale))
+      const { high, low } = open === rawOpen && close === rawClose ? raw : wiggle(open, close)
       const trades = 5 + Math.floor(Hash.uniform(seed, s.index, Tag.trades, k) * p.maxTrades)
       const notional = p.liquidity * Math.exp(0.6 * Hash.normal(seed, s.index, Tag.volume, k) - 0.18)
+      // Base volume is drawn at the unscripted price (a script moves prices, not the amounts traded); the
+      // quote volume is that volume at the bar's (scripted) prices.
+      const rawVwap = (rawOpen + raw.high + raw.low + rawClose) / 4
+      const volume = Math.max(5, Math.round((notional * 10 ** PRICE_PLUS_VOLUME_DECIMALS) / rawVwap))
       const vwap = (open + high + low + close) / 4
-      const volume = Math.max(5, Math.round((notional * 10 ** PRICE_PLUS_VOLUME_DECIMALS) / vwap))
       const quoteVolume = Math.round((volume * vwap) / 10 ** (PRICE_PLUS_VOLUME_DECIMALS - QUOTE_DECIMALS))
       const takerShare = 0.35 + 0.3 * Hash.uniform(seed, s.index, Tag.taker, k)
       bar = {
@@ -716,7 +769,7 @@ export const make = (options: MarketOptions): Market => {
       let low = Number.POSITIVE_INFINITY
       let high = 0
       for (let d = first; d <= today; d++) {
-        const x = Math.round(Math.exp(p.logTicks + anchor(s, d)))
+        const x = Math.round(Math.exp(p.logTicks + anchor(s, d)) * priceFactor(s, d * DAY))
         if (x < low) low = x
         if (x > high) high = x
       }
@@ -728,6 +781,64 @@ export const make = (options: MarketOptions): Market => {
     return { low: Math.max(1, Math.min(low, day.low)), high: Math.max(high, day.high) }
   }
 
+  /** Forget everything memoised for `s` that a price depends on (its scripts changed). */
+  const forget = (s: SimSymbol): void => {
+    bars.deleteWhere((key) => Math.floor(key / 1e10) === s.index)
+    paths.deleteWhere((key) => Math.floor(key / 1e10) === s.index)
+    daily.deleteWhere((key) => Math.floor(key / 1_000_000) === s.index)
+    forming.deleteWhere((key) => key.startsWith(`${s.index}|`))
+    rollingMemo.delete(s.index)
+    rollingAt.delete(s.index)
+    anchorRanges.delete(s.index)
+  }
+
+  const reindex = (): void => {
+    scriptsOf.clear()
+    firstFrom.clear()
+    for (const { script, symbol } of installed) {
+      scriptsOf.set(symbol.index, [...(scriptsOf.get(symbol.index) ?? []), script])
+      firstFrom.set(symbol.index, Math.min(firstFrom.get(symbol.index) ?? script.from, script.from))
+    }
+  }
+
+  const addScript = (input: Scripts.Script): Either.Either<ReadonlyArray<Scripts.Script>, Scripts.ScriptError> =>
+    Either.flatMap(Scripts.decode(input), (script) => {
+      const symbol = byBinance.get(script.symbol) ?? byCoinbase.get(script.symbol)
+      if (symbol === undefined) {
+        return Either.left(
+          new Scripts.ScriptError({
+            message:
+              `symbol: ${script.symbol} is not a simulated symbol ` +
+              "(expected a Binance symbol such as BTCUSDT or a Coinbase product id such as BTC-USD)"
+          })
+        )
+      }
+      const reach = (scriptsOf.get(symbol.index) ?? []).reduce(
+        (x, other) => x + Scripts.maxAbsOffset(other),
+        Scripts.maxAbsOffset(script)
+      )
+      if (reach > Scripts.MAX_LOG_FACTOR) {
+        return Either.left(
+          new Scripts.ScriptError({
+            message:
+              `legs: the scripts of ${symbol.binance} would move its price by up to a factor of exp(${reach.toFixed(3)}); ` +
+              `at most a factor of 100 is allowed (summed largest |offset| ≤ ${Scripts.MAX_LOG_FACTOR.toFixed(3)})`
+          })
+        )
+      }
+      installed.push({ script, symbol })
+      reindex()
+      forget(symbol)
+      return Either.right(installed.map((x) => x.script))
+    })
+
+  const clearScripts = (): void => {
+    const affected = new Set(installed.map((x) => x.symbol))
+    installed.length = 0
+    reindex()
+    for (const s of affected) forget(s)
+  }
+
   return {
     options: { ...options, listedAt },
     symbols,
@@ -736,7 +847,11 @@ export const make = (options: MarketOptions): Market => {
     firstOpenTime: (_s, iv) => Intervals.openTimeOf(iv, listedAt),
     candle,
     rolling24h,
-    yearRange
+    yearRange,
+    scripts: () => installed.map((x) => x.script),
+    addScript,
+    clearScripts,
+    priceFactor
   }
 }
 

@@ -1,6 +1,7 @@
 /** The simulator's options, decoded with Schema: every field optional, with the documented default. */
 import { Schema } from "effect"
 import { Faults } from "./Faults.js"
+import { Script } from "./Scripts.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const Ms = Schema.NonNegativeInt
@@ -81,7 +82,9 @@ export const SimOptions = Schema.Struct({
   binance: withDefault(BinanceOptions, Schema.decodeSync(BinanceOptions)({})),
   coinbase: withDefault(CoinbaseOptions, Schema.decodeSync(CoinbaseOptions)({})),
   /** Faults standing from the start (none). */
-  faults: withDefault(Faults, Schema.decodeSync(Faults)({}))
+  faults: withDefault(Faults, Schema.decodeSync(Faults)({})),
+  /** Price scripts installed from the start (none); see `Scripts` and `POST /__sim/script`. */
+  scripts: withDefault(Schema.Array(Script), [])
 })
 export type SimOptions = typeof SimOptions.Type
 /** The options as callers write them: every field optional. */

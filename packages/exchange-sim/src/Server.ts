@@ -18,6 +18,7 @@ import type { Outbound, Session } from "./internal/socket.js"
 import type { Market } from "./Market.js"
 import type { SimOptions } from "./Options.js"
 import { BinanceWeights, RequestsPerSecond } from "./RateLimits.js"
+import * as Scripts from "./Scripts.js"
 import type { SimClock } from "./SimClock.js"
 import { Stats, type StatsSnapshot } from "./Stats.js"
 
@@ -128,6 +129,21 @@ export class SimServer {
       for (const connection of this.connections) connection.binance?.shutdown(realNow, simNow)
     }
     return this.faults
+  }
+
+  /** The installed price scripts, oldest first. */
+  currentScripts(): ReadonlyArray<Scripts.Script> {
+    return this.market.scripts()
+  }
+
+  /** Install a price script; returns every installed script, or why it was refused. */
+  addScript(script: Scripts.Script): Either.Either<ReadonlyArray<Scripts.Script>, Scripts.ScriptError> {
+    return this.market.addScript(script)
+  }
+
+  /** Remove every price script. */
+  clearScripts(): void {
+    this.market.clearScripts()
   }
 
   /** Counters and gauges. */
@@ -432,7 +448,10 @@ export class SimServer {
             "POST /__sim/reset",
             "GET /__sim/clock",
             "POST /__sim/clock",
-            "GET /__sim/symbols"
+            "GET /__sim/symbols",
+            "GET /__sim/script",
+            "POST /__sim/script",
+            "DELETE /__sim/script"
           ]
         })
       case "GET /__sim/faults":
@@ -447,6 +466,18 @@ export class SimServer {
         }
         return json(200, this.applyFaults(decoded.right))
       }
+      case "GET /__sim/script":
+        return json(200, this.currentScripts())
+      case "POST /__sim/script": {
+        const parsed = parseBody()
+        if (Either.isLeft(parsed)) return json(400, { error: parsed.left })
+        const added = Either.flatMap(Scripts.decode(parsed.right), (script) => this.addScript(script))
+        if (Either.isLeft(added)) return json(400, { error: added.left.message })
+        return json(200, added.right)
+      }
+      case "DELETE /__sim/script":
+        this.clearScripts()
+        return json(200, this.currentScripts())
       case "GET /__sim/stats":
         return json(200, this.statsSnapshot())
       case "POST /__sim/reset":

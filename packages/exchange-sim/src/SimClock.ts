@@ -1,4 +1,5 @@
 /** Sim time: runs `speed` times faster than the wall clock from a chosen start; can be re-anchored at run time. */
+import { Clock, Effect } from "effect"
 
 /** The simulator's clock. Every timestamp the simulator publishes (open times, `E`, REST "now") is sim time. */
 export interface SimClock {
@@ -28,5 +29,22 @@ export const make = (startTime: number, speed: number, wallClock: () => number =
       if (change.speed !== undefined) rate = change.speed
     },
     realMsFor: (simMs) => (rate <= 0 ? Number.POSITIVE_INFINITY : simMs / rate)
+  }
+}
+
+/**
+ * An Effect `Clock` whose "now" is `now()` (a simulator's time, ms) while sleeping stays real: a node under it
+ * sees time as the venue does — closes, warmup windows, staleness — so a simulator running many times faster
+ * than the wall clock drives the node faster without anything waiting in sim time.
+ */
+export const effectClock = (now: () => number): Clock.Clock => {
+  const real = Clock.make()
+  return {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: now,
+    currentTimeMillis: Effect.sync(now),
+    unsafeCurrentTimeNanos: () => BigInt(now()) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => BigInt(now()) * 1_000_000n),
+    sleep: (duration) => real.sleep(duration)
   }
 }

@@ -35,6 +35,13 @@ export class Lru<K, V> {
     return value
   }
 
+  /** Drop every entry whose key satisfies `predicate` (O(size); for rare invalidations). */
+  deleteWhere(predicate: (key: K) => boolean): void {
+    for (const generation of [this.young, this.old]) {
+      for (const key of [...generation.keys()]) if (predicate(key)) generation.delete(key)
+    }
+  }
+
   clear(): void {
     this.young.clear()
     this.old.clear()
