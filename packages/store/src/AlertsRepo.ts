@@ -111,6 +111,14 @@ export interface AlertPage {
   readonly nextCursor: Option.Option<string>
 }
 
+/** Which alerts `pendingNotifications` returns. */
+export interface PendingQuery {
+  /** Alerts triggered at or after this instant. */
+  readonly since: DateTime.Utc
+  /** At most this many, 1 to 10 000. */
+  readonly limit: number
+}
+
 /** The outcome of `insertOnce`. */
 export interface InsertOutcome {
   /** False when the same alert (exchange, symbol, timeframe, label, candle open time) was already stored. */
@@ -128,6 +136,11 @@ const ListRequest = Schema.Struct({
   until: Schema.NullOr(Schema.DateTimeUtc),
   limit: Schema.Int.pipe(Schema.between(1, 1000)),
   cursor: Schema.NullOr(AlertId)
+})
+
+const PendingRequest = Schema.Struct({
+  since: Schema.DateTimeUtc,
+  limit: Schema.Int.pipe(Schema.between(1, 10_000))
 })
 
 const Key = Schema.Struct({
@@ -148,6 +161,11 @@ export class AlertsRepo extends Context.Tag("@livermore/store/AlertsRepo")<
     readonly insertOnce: (alert: Alert.Alert) => Effect.Effect<InsertOutcome, StoreError>
     /** Alerts matching `query`, newest first (by `triggeredAt`, then id), one page at a time. */
     readonly list: (query?: AlertQuery) => Effect.Effect<AlertPage, InvalidCursor | StoreError>
+    /**
+     * Alerts whose notification is still to be attempted (`notificationSent` false and no `notificationError`),
+     * triggered at or after `since`, oldest first (by `triggeredAt`, then id).
+     */
+    readonly pendingNotifications: (query: PendingQuery) => Effect.Effect<ReadonlyArray<StoredAlert>, StoreError>
     readonly byId: (id: number) => Effect.Effect<StoredAlert, RecordNotFound | StoreError>
     /** Record a delivered notification (clears an earlier error). */
     readonly markNotified: (id: number) => Effect.Effect<void, RecordNotFound | StoreError>
@@ -206,6 +224,15 @@ export const make = Effect.gen(function* () {
         ORDER BY triggered_at DESC, id DESC
         LIMIT ${q.limit + 1}`
     }
+  })
+  const findPending = SqlSchema.findAll({
+    Request: PendingRequest,
+    Result: StoredAlertFromRow,
+    execute: (q) => sql`
+      SELECT * FROM alert_history
+      WHERE notification_sent = false AND notification_error IS NULL AND triggered_at >= ${q.since}::timestamptz
+      ORDER BY triggered_at ASC, id ASC
+      LIMIT ${q.limit}`
   })
   const setNotification = SqlSchema.findOne({
     Request: Schema.Struct({ id: AlertId, sent: Schema.Boolean, error: Schema.NullOr(Schema.String) }),
@@ -274,6 +301,10 @@ export const make = Effect.gen(function* () {
         } satisfies AlertPage
       },
       wrap("AlertsRepo.list")
+    ),
+    pendingNotifications: Effect.fn("AlertsRepo.pendingNotifications")(
+      (query: PendingQuery) => findPending(query),
+      wrap("AlertsRepo.pendingNotifications")
     ),
     byId: Effect.fn("AlertsRepo.byId")(
       function* (id: number) {

@@ -147,5 +147,43 @@ describe("AlertsRepo", () => {
       assert.strictEqual((yield* Effect.flip(repo.markNotified(999_999_999)))._tag, "RecordNotFound")
     }).pipe(withStore)
   )
-})
 
+  it.live("pendingNotifications returns undelivered, unfailed alerts since an instant, oldest first", () =>
+    Effect.gen(function* () {
+      const repo = yield* AlertsRepo.AlertsRepo
+      const coinbase = yield* exchange("coinbase")
+      const symbol = "PENDING-USD"
+      const base = Date.UTC(2031, 2, 1)
+      // Six hourly alerts far from the other tests' times, inserted out of order.
+      const ids: Array<number> = []
+      for (const i of [3, 0, 5, 1, 4, 2]) {
+        const { id } = yield* repo.insertOnce(makeAlert(coinbase, { symbol, candleOpenTime: base + i * HOUR }))
+        ids[i] = id
+      }
+      yield* repo.markNotified(ids[1]!)
+      yield* repo.markNotificationFailed(ids[3]!, "webhook: HTTP 400")
+
+      // triggeredAt is the open time + 1 h: alert 0 triggered before `since`; 1 is delivered, 3 failed.
+      const since = DateTime.unsafeMake(base + 2 * HOUR)
+      const pending = yield* repo.pendingNotifications({ since, limit: 100 })
+      assert.deepStrictEqual(
+        pending.map((s) => s.alert.candleOpenTime),
+        [2, 4, 5].map((i) => base + i * HOUR)
+      )
+      assert.isTrue(pending.every((s) => !s.notificationSent && Option.isNone(s.notificationError)))
+
+      const firstTwo = yield* repo.pendingNotifications({ since, limit: 2 })
+      assert.deepStrictEqual(
+        firstTwo.map((s) => s.id),
+        [ids[2], ids[4]]
+      )
+      // `since` is inclusive: alert 4 triggered exactly at it.
+      const later = yield* repo.pendingNotifications({ since: DateTime.unsafeMake(base + 5 * HOUR), limit: 100 })
+      assert.deepStrictEqual(
+        later.map((s) => s.id),
+        [ids[4], ids[5]]
+      )
+      assert.strictEqual((yield* Effect.flip(repo.pendingNotifications({ since, limit: 0 })))._tag, "StoreError")
+    }).pipe(withStore)
+  )
+})
