@@ -19,6 +19,11 @@ export class InstanceStatus extends Schema.Class<InstanceStatus>("InstanceStatus
   connectedAt: NullableTime,
   lastHeartbeat: NullableTime,
   symbolCount: Schema.Int.pipe(Schema.nonNegative()),
+  /**
+   * Series whose last closed candle is older than 2 × timeframe + grace: they fire no alert until repaired
+   * (domain.md §7). Absent in statuses written before it existed, hence the default.
+   */
+  staleSeries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
   adminEmail: Schema.NullOr(Schema.String),
   adminDisplayName: Schema.NullOr(Schema.String),
   ipAddress: Schema.NullOr(Schema.String),

@@ -30,6 +30,7 @@ import { ExchangeAdapter } from "@livermore/exchange"
 import { CoinbaseAdapter } from "@livermore/exchange-coinbase"
 import type { Options as SimOptions } from "@livermore/exchange-sim"
 import { Clock, Config, Data, Deferred, Effect, Layer, Logger, LogLevel, Option, Schema, type Scope } from "effect"
+import * as AlertOutbox from "../src/AlertOutbox.js"
 import * as ExchangeRunner from "../src/ExchangeRunner.js"
 import * as JsonStore from "../src/JsonStore.js"
 import * as Lifecycle from "../src/Lifecycle.js"
@@ -435,7 +436,10 @@ const removeKeys = Effect.flatMap(RedisClient.RedisClient, (redis) =>
 /** Whatever happens, nothing is left under the prefix. */
 const Cleanup = Layer.scopedDiscard(Effect.addFinalizer(() => Effect.ignore(removeKeys)))
 
-const Cache = Layer.mergeAll(CacheServices.layerRedis, JsonStore.layerRedis).pipe(
+/** The warm-restart run measures time to active; the alerts its live stream may fire are not stored here. */
+const IgnoredAlerts = Layer.succeed(AlertOutbox.AlertOutbox, { offer: () => Effect.void, drained: Effect.void })
+
+const Cache = Layer.mergeAll(CacheServices.layerRedis, JsonStore.layerRedis, IgnoredAlerts).pipe(
   Layer.provideMerge(Layer.mergeAll(CacheConfig.layer(), Cleanup)),
   Layer.provideMerge(Client)
 )

@@ -11,9 +11,17 @@
  * Commands are serialized (one at a time), except that `stop` can always interrupt a run that is still
  * starting or warming: the run itself is a fiber in the run's scope, never the caller's.
  */
-import { type Bus, type CacheError as CacheErrors, CandleCache, ExchangeLock, Keys, TickerCache } from "@livermore/cache"
+import {
+  type Bus,
+  type CacheError as CacheErrors,
+  CandleCache,
+  ExchangeLock,
+  type IndicatorStore,
+  Keys,
+  type TickerCache
+} from "@livermore/cache"
 import type { Lifecycle as Domain, Market, Status, Timeframe } from "@livermore/domain"
-import { ExchangeAdapter, type ExchangeError, type MarketEvent } from "@livermore/exchange"
+import { ExchangeAdapter, type ExchangeError } from "@livermore/exchange"
 import {
   Clock,
   Context,
@@ -28,11 +36,13 @@ import {
   Option,
   Ref,
   Schedule,
-  Scope,
-  Stream
+  Scope
 } from "effect"
+import type * as AlertOutbox from "./AlertOutbox.js"
+import type * as Ingest from "./Ingest.js"
 import { JsonStore } from "./JsonStore.js"
 import { Lifecycle } from "./Lifecycle.js"
+import * as LivePipeline from "./LivePipeline.js"
 import * as Metrics from "./Metrics.js"
 import * as Warmup from "./Warmup.js"
 import * as WarmupPlan from "./WarmupPlan.js"
@@ -75,6 +85,10 @@ export interface Options<R = never> {
   readonly universe: Effect.Effect<ReadonlyArray<Market.SymbolId>, unknown, R>
   /** Passed to the warmup. */
   readonly warmup?: { readonly minCandles?: number | undefined; readonly concurrency?: number | undefined } | undefined
+  /** Tunables of the live pipeline (staleness grace, repair concurrency, …); symbols and timeframes are the run's. */
+  readonly pipeline?:
+    | Omit<LivePipeline.Options, "symbols" | "timeframes" | "onConnection" | "onStaleCount">
+    | undefined
   /** Who this instance is, as the lock shows it to anyone refused. */
   readonly holder: ExchangeLock.LockHolder
 }
@@ -121,13 +135,15 @@ export class ExchangeRunner extends Context.Tag("@livermore/engine/ExchangeRunne
 
 interface Run {
   readonly scope: Scope.CloseableScope
-  readonly epoch: number
+  /** The lock epoch held; changes only when a vanished lease is taken again. */
+  epoch: number
   /** Completed when the run is active, or failed with why it never got there. */
   readonly active: Deferred.Deferred<void, StartFailed>
   /** Completed when the run is over, with why. */
   readonly ended: Deferred.Deferred<void, StartFailed>
   symbols: ReadonlyArray<Market.SymbolId>
   live: Fiber.RuntimeFiber<void, never> | undefined
+  pipeline: LivePipeline.LivePipeline | undefined
   paused: boolean
 }
 
@@ -137,7 +153,9 @@ type Env =
   | ExchangeAdapter.ExchangeAdapter
   | CandleCache.CandleCache
   | TickerCache.TickerCache
+  | IndicatorStore.IndicatorStore
   | Bus.Bus
+  | AlertOutbox.AlertOutbox
   | JsonStore
 
 const describe = (cause: unknown): string => {
@@ -159,7 +177,6 @@ export const make = <R = never>(
     const lock = yield* ExchangeLock.ExchangeLock
     const adapter = yield* ExchangeAdapter.ExchangeAdapter
     const candles = yield* CandleCache.CandleCache
-    const tickers = yield* TickerCache.TickerCache
     const context = yield* Effect.context<Env>()
     const layerScope = yield* Effect.scope
     // Runs live in a scope of their own, made now: the layer's `stop` finalizer (added after `make`) then runs
@@ -198,14 +215,8 @@ export const make = <R = never>(
      */
     let connectionsDown = 0
 
-    const onMarketEvent = (event: MarketEvent.MarketEvent): Effect.Effect<void, CacheError> => {
+    const onConnection = (event: Ingest.ConnectionEvent): Effect.Effect<void> => {
       switch (event._tag) {
-        case "Candle":
-          return candles
-            .upsert({ exchangeId, symbol: event.symbol, timeframe: event.timeframe }, event.candle)
-            .pipe(Effect.zipRight(Metrics.recordCandlesWritten(exchange.name, event.timeframe)))
-        case "Ticker":
-          return tickers.set(exchangeId, event.ticker)
         case "Disconnected":
           return Effect.gen(function* () {
             connectionsDown++
@@ -221,7 +232,7 @@ export const make = <R = never>(
           return Effect.gen(function* () {
             yield* Metrics.recordWsReconnect(exchange.name)
             const downMs = event.at - event.downSince
-            const restored = `exchange connection restored after ${downMs} ms`
+            const restored = `exchange connection restored after ${downMs} ms; repairing the gap from REST`
             if (connectionsDown === 0) {
               // A replacement announced by the server (no loss seen first): record the outage as it ends.
               yield* note(
@@ -233,21 +244,43 @@ export const make = <R = never>(
             if (connectionsDown === 0) yield* note(lifecycle.transition("active", restored))
           })
         case "Gap":
-          return Effect.logWarning("Messages lost without a disconnect; the gap is left to repair").pipe(
+          return Effect.logWarning("Messages lost without a disconnect; repairing from REST").pipe(
             Effect.annotateLogs({ symbols: event.symbols.length, reason: event.reason })
           )
       }
     }
 
+    let lastStaleCount = 0
+    const onStaleCount = (count: number): Effect.Effect<void> =>
+      count === lastStaleCount
+        ? Effect.void
+        : Effect.suspend(() => {
+            lastStaleCount = count
+            return note(lifecycle.setStaleSeries(count))
+          })
+
+    /** A pipeline over `symbols`, primed from the stored indicator states and the cache. */
+    const preparePipeline = (symbols: ReadonlyArray<Market.SymbolId>) =>
+      Effect.gen(function* () {
+        const pipeline = yield* LivePipeline.make({
+          ...options.pipeline,
+          symbols,
+          timeframes,
+          onConnection,
+          onStaleCount
+        }).pipe(Effect.provide(context))
+        const report = yield* pipeline.prime.pipe(
+          Effect.mapError((error) => failure(`indicator state: ${error.message}`, error))
+        )
+        yield* Effect.logInfo(
+          `Indicators ready for ${report.series} series: ${report.resumed} resumed, ${report.recomputed} recomputed from the cache, ${report.empty} without candles; ${report.alerts} alert(s) caught up`
+        )
+        return pipeline
+      })
+
     /** The live stream of a run; giving up reconnecting ends the run with the reason. */
-    const liveStream = (run: Run): Effect.Effect<void> =>
-      adapter.stream({ symbols: run.symbols, timeframes, tickers: true }).pipe(
-        Stream.runForEach((event) =>
-          Metrics.recordWsMessages(exchange.name).pipe(
-            Effect.zipRight(onMarketEvent(event)),
-            Effect.catchAll((error) => Effect.logWarning(`Live data not cached: ${error.message}`))
-          )
-        ),
+    const liveStream = (run: Run, pipeline: LivePipeline.LivePipeline): Effect.Effect<void> =>
+      pipeline.run.pipe(
         Effect.catchAll((error: ExchangeError.ExchangeError) =>
           Effect.gen(function* () {
             if ((yield* lifecycle.status).connectionState === "active") {
@@ -258,10 +291,11 @@ export const make = <R = never>(
         )
       )
 
-    const startLive = (run: Run) =>
+    const startLive = (run: Run, pipeline: LivePipeline.LivePipeline) =>
       Effect.gen(function* () {
         connectionsDown = 0
-        run.live = yield* Effect.forkIn(liveStream(run), run.scope)
+        run.pipeline = pipeline
+        run.live = yield* Effect.forkIn(liveStream(run, pipeline), run.scope)
         run.paused = false
       })
 
@@ -303,6 +337,18 @@ export const make = <R = never>(
         const renewed = yield* Effect.either(lock.renew(exchangeId, options.holder.instanceId, run.epoch, lockTtl))
         if (renewed._tag === "Right") return
         const error = renewed.left
+        if (error._tag === "LockLost" && error.current === null) {
+          // The lease vanished with nobody else holding it (a Redis restart lost every key, or beats were late
+          // past the TTL): no other writer exists, so take it again rather than abandon a healthy feed.
+          const retaken = yield* Effect.either(lock.acquire(exchangeId, options.holder, lockTtl))
+          if (retaken._tag === "Right") {
+            run.epoch = retaken.right.epoch
+            yield* note(
+              lifecycle.lockAcquired(run.epoch, `lock taken again at epoch ${run.epoch}: the previous lease had vanished`)
+            )
+            return
+          }
+        }
         if (error._tag === "LockLost") {
           // Fenced out: someone holds a newer epoch (or the lease expired). Serving on would mean two writers.
           yield* note(lifecycle.lockReleased(error.message))
@@ -329,8 +375,9 @@ export const make = <R = never>(
             `${stats.status}: ${stats.completedPairs} fetched, ${stats.skippedPairs} already cached, ${stats.failedPairs} failed`
           )
         )
+        const pipeline = yield* preparePipeline(symbols)
         yield* note(lifecycle.transition("active", `serving ${symbols.length} symbols`))
-        yield* startLive(run)
+        yield* startLive(run, pipeline)
         yield* Deferred.succeed(run.active, undefined)
       })
 
@@ -361,6 +408,7 @@ export const make = <R = never>(
             ended: yield* Deferred.make<void, StartFailed>(),
             symbols: [],
             live: undefined,
+            pipeline: undefined,
             paused: false
           }
           // Closing the run releases the lock last (finalizers run in reverse): nothing writes after the release.
@@ -460,7 +508,7 @@ export const make = <R = never>(
           const run = yield* serving("resume")
           if (!run.paused) return yield* new NotApplicable({ command: "resume", state: "active", reason: "not paused" })
           yield* warm(run.symbols, timeframes)
-          yield* startLive(run)
+          yield* startLive(run, yield* preparePipeline(run.symbols))
           return yield* info
         })
       ),
@@ -478,7 +526,7 @@ export const make = <R = never>(
           yield* stopLive(run)
           run.symbols = symbols
           yield* note(lifecycle.setSymbolCount(symbols.length))
-          if (wasLive) yield* startLive(run)
+          if (wasLive) yield* startLive(run, yield* preparePipeline(symbols))
           return yield* info
         })
       ),

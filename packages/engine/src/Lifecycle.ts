@@ -60,6 +60,8 @@ export class Lifecycle extends Context.Tag("@livermore/engine/Lifecycle")<
     readonly heartbeat: Effect.Effect<Status.InstanceStatus, CacheError>
     /** Change the symbol count (a fact of the instance, not an event) and rewrite the status. */
     readonly setSymbolCount: (count: number) => Effect.Effect<Status.InstanceStatus, CacheError>
+    /** Record how many series are stale (a fact of the status, not an event). */
+    readonly setStaleSeries: (count: number) => Effect.Effect<Status.InstanceStatus, CacheError>
     /** Record that this instance took the lock at `epoch`; later events carry the epoch. */
     readonly lockAcquired: (epoch: number, message: string) => Effect.Effect<Status.InstanceStatus, CacheError>
     /** Record that the lock was held elsewhere. */
@@ -191,6 +193,13 @@ export const make = (
             return new Status.InstanceStatus({ ...status, symbolCount: count })
           })
         ).pipe(Effect.withSpan("Lifecycle.setSymbolCount", { attributes: { count } })),
+      setStaleSeries: (count) =>
+        rewrite((status) =>
+          Effect.sync(() => {
+            base = { ...base, staleSeries: count }
+            return new Status.InstanceStatus({ ...status, staleSeries: count })
+          })
+        ).pipe(Effect.withSpan("Lifecycle.setStaleSeries", { attributes: { count } })),
       lockAcquired: (epoch, message) => simple("lock_acquired", epoch)(message).pipe(Effect.withSpan("Lifecycle.lockAcquired")),
       lockDenied: (message) => simple("lock_denied")(message).pipe(Effect.withSpan("Lifecycle.lockDenied")),
       lockReleased: (message) => simple("lock_released")(message).pipe(Effect.withSpan("Lifecycle.lockReleased")),

@@ -22,6 +22,8 @@ export interface ProjectionBase {
   readonly version: string
   /** Symbols served; not evented yet, so a fact of the base. */
   readonly symbolCount: number
+  /** Stale series (see `Status.InstanceStatus.staleSeries`); a fact of the base like `symbolCount`. Default 0. */
+  readonly staleSeries?: number | undefined
 }
 
 /** The status before any event: `idle`, nothing connected, no heartbeat, no error, no lock. */
@@ -34,6 +36,7 @@ export const initial = (base: ProjectionBase): Status.InstanceStatus =>
     connectedAt: null,
     lastHeartbeat: null,
     symbolCount: base.symbolCount,
+    staleSeries: base.staleSeries ?? 0,
     adminEmail: base.adminEmail,
     adminDisplayName: base.adminDisplayName,
     ipAddress: base.ipAddress,

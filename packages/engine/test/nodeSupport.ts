@@ -4,20 +4,30 @@
  */
 import { FetchHttpClient } from "@effect/platform"
 import { CacheConfig, CacheServices, ExchangeLock } from "@livermore/cache"
-import { Exchange, Market } from "@livermore/domain"
+import { type Alert, Exchange, Market } from "@livermore/domain"
 import type { ExchangeAdapter } from "@livermore/exchange"
 import { BinanceAdapter, BinanceConfig } from "@livermore/exchange-binance"
 import { CoinbaseAdapter } from "@livermore/exchange-coinbase"
 import type { ExchangeSim } from "@livermore/exchange-sim"
-import { type Duration, Layer, Option } from "effect"
+import { type Duration, Effect, Layer, Option } from "effect"
+import * as AlertOutbox from "../src/AlertOutbox.js"
 import * as ExchangeRunner from "../src/ExchangeRunner.js"
 import * as JsonStore from "../src/JsonStore.js"
 import * as Lifecycle from "../src/Lifecycle.js"
 import { redisLayer } from "./redisNamespace.js"
 
+/**
+ * An outbox that only remembers what it was offered: for runner tests that do not look at alerts (storing and
+ * delivering them is LivePipeline.test's and AlertOutbox.test's business, against real Postgres and HTTP).
+ */
+export const rememberingOutbox = Layer.sync(AlertOutbox.AlertOutbox, () => {
+  const offered: Array<Alert.Alert> = []
+  return { offer: (alert) => Effect.sync(() => void offered.push(alert)), drained: Effect.void }
+})
+
 /** Every cache service on the real Redis, under a fresh namespace that is deleted when the layer closes. */
 export const redisCache = () =>
-  Layer.mergeAll(CacheServices.layerRedis, JsonStore.layerRedis).pipe(
+  Layer.mergeAll(CacheServices.layerRedis, JsonStore.layerRedis, rememberingOutbox).pipe(
     Layer.provideMerge(CacheConfig.layer()),
     Layer.provideMerge(redisLayer("runner"))
   )
