@@ -1,21 +1,18 @@
 /** The `livermore` command: its subcommands and what each composes. */
 import { Command, Options } from "@effect/cli"
-import { FetchHttpClient, HttpLayerRouter, HttpServer } from "@effect/platform"
-import { NodeIdentity } from "@livermore/engine"
-import { Migrations, Repositories } from "@livermore/store"
-import { Cause, ConfigError, Console, Effect, Exit, Layer, Option } from "effect"
-import * as ExchangeNode from "./ExchangeNode.js"
+import { Migrations } from "@livermore/store"
+import { ConfigError, Console, Effect, Layer, Option } from "effect"
+import * as DemoCommand from "./DemoCommand.js"
 import * as HarnessCommand from "./HarnessCommand.js"
 import * as NodeHttp from "./HttpServer.js"
 import * as IndicatorsCommand from "./IndicatorsCommand.js"
+import * as NodeLayer from "./NodeLayer.js"
 import * as NodeSettings from "./NodeSettings.js"
-import * as NodeStatus from "./NodeStatus.js"
-import * as Prometheus from "./Prometheus.js"
 import * as SimCommand from "./SimCommand.js"
 import * as Storage from "./Storage.js"
 import { version } from "./Version.js"
 
-const sqlDirectory = Migrations.repoSqlDirectory()
+const sqlDirectory = NodeLayer.sqlDirectory
 
 const migrate = Command.make("migrate", {}, () =>
   Effect.gen(function* () {
@@ -35,31 +32,6 @@ const migrate = Command.make("migrate", {}, () =>
   Command.withDescription(
     "Apply the pending migrations of sql/ to the database (DATABASE_URL, or the embedded one when it is unset). " +
       "Each file runs in its own transaction; a second run applies nothing; a changed applied file is an error."
-  )
-)
-
-/** Logs the address once the server listens, and (released first) that shutdown has begun. */
-const AnnounceListening = (settings: NodeSettings.NodeSettings) =>
-  Layer.scopedDiscard(
-  Effect.gen(function* () {
-    yield* HttpServer.addressFormattedWith((address) =>
-      Effect.logInfo(
-        `Listening on ${address}; ` +
-          (Option.isNone(settings.exchange)
-            ? "serving no exchange"
-            : settings.autostart
-              ? `starting ${settings.exchange.value}`
-              : `state idle: serving no exchange until told to start`)
-      )
-    )
-    yield* Effect.addFinalizer(() => Effect.logInfo("Stopping: closing the server, cache and database"))
-  })
-  )
-
-/** Logged last on a clean shutdown, after every other resource has been released. */
-const AnnounceStopped = Layer.scopedDiscard(
-  Effect.addFinalizer((exit) =>
-    Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause) ? Effect.logInfo("Stopped cleanly") : Effect.void
   )
 )
 
@@ -95,28 +67,7 @@ const start = Command.make("start", startFlags, (flags) =>
     yield* Effect.logInfo(`Livermore ${version} starting: ${NodeSettings.describe(settings)}`)
     for (const line of Storage.describeChoice(choice)) yield* Effect.logInfo(`Storage ${line}`)
 
-    const storage = Layer.provideMerge(
-      Migrations.layer({ directory: sqlDirectory }),
-      Storage.layer(choice).pipe(Layer.tap(() => Effect.logInfo("Storage connected; applying migrations")))
-    )
-    const exchange = Option.match(settings.exchange, {
-      onNone: () => Layer.empty,
-      onSome: (name) =>
-        ExchangeNode.layer(settings, name).pipe(
-          Layer.provide(NodeIdentity.layerConfig),
-          Layer.provide(Layer.mergeAll(Repositories.layer, FetchHttpClient.layer))
-        )
-    })
-    const routes = Layer.mergeAll(NodeHttp.HealthRoute, Prometheus.MetricsRoute)
-    const server = HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
-      Layer.provide(NodeStatus.layer(settings.mode)),
-      Layer.merge(AnnounceListening(settings)),
-      Layer.provide(NodeHttp.layerNode),
-      Layer.provideMerge(exchange),
-      Layer.provide(storage),
-      Layer.provide(AnnounceStopped)
-    )
-    return yield* Layer.launch(server)
+    return yield* Layer.launch(NodeLayer.make(settings, choice))
   })
 ).pipe(
   Command.withDescription(
@@ -128,7 +79,14 @@ const start = Command.make("start", startFlags, (flags) =>
 
 const livermore = Command.make("livermore").pipe(
   Command.withDescription("Livermore: real-time crypto market monitoring. See README.md for configuration."),
-  Command.withSubcommands([start, migrate, IndicatorsCommand.command, SimCommand.command, HarnessCommand.command])
+  Command.withSubcommands([
+    start,
+    migrate,
+    DemoCommand.command,
+    IndicatorsCommand.command,
+    SimCommand.command,
+    HarnessCommand.command
+  ])
 )
 
 /** Parse `argv` (as `process.argv`) and run the chosen command. */

@@ -6,7 +6,16 @@
 import { FetchHttpClient } from "@effect/platform"
 import { ExchangeLock } from "@livermore/cache"
 import { Control, type Exchange, Status } from "@livermore/domain"
-import { ControlChannel, ExchangeRunner, Lifecycle, NodeIdentity, SymbolUniverse, WarmupPlan } from "@livermore/engine"
+import {
+  AlertOutbox,
+  ControlChannel,
+  ExchangeRunner,
+  Lifecycle,
+  NodeIdentity,
+  Notifier,
+  SymbolUniverse,
+  WarmupPlan
+} from "@livermore/engine"
 import { ExchangesRepo } from "@livermore/store"
 import { Clock, type Context, DateTime, Duration, Effect, Layer, Option, Schema } from "effect"
 import * as Adapters from "./Adapters.js"
@@ -108,11 +117,27 @@ export const takeover = (settings: NodeSettings, identity: NodeIdentity.Identity
     return `took over from ${holder.instanceId} on ${holder.hostname}`
   })
 
+/** How a node's exchange part may differ from the stored row (the demo points `sim_binance` at its own simulator). */
+export interface LayerOptions {
+  readonly patchRow?: ((row: Exchange.Exchange) => Exchange.Exchange) | undefined
+  /** Live pipeline tunables (the demo widens the staleness grace for its fast clock). */
+  readonly pipeline?: ExchangeRunner.Options["pipeline"]
+}
+
+/**
+ * Where fired alerts go: stored in `alert_history` and delivered to the webhooks of `LIVERMORE_DISCORD_WEBHOOK_URLS`
+ * and `LIVERMORE_WEBHOOK_URLS` (none configured: stored only).
+ */
+export const outboxLayer = AlertOutbox.layer().pipe(
+  Layer.provide(Notifier.layerConfig.pipe(Layer.provide(FetchHttpClient.layer)))
+)
+
 /** The runner, lifecycle and control server for the exchange named in the settings. */
-export const layer = (settings: NodeSettings, exchangeName: string) =>
+export const layer = (settings: NodeSettings, exchangeName: string, layerOptions: LayerOptions = {}) =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
-      const exchange = yield* (yield* ExchangesRepo.ExchangesRepo).byName(exchangeName)
+      const stored = yield* (yield* ExchangesRepo.ExchangesRepo).byName(exchangeName)
+      const exchange = layerOptions.patchRow === undefined ? stored : layerOptions.patchRow(stored)
       const identity = yield* NodeIdentity.NodeIdentity
       // Tier 2 is the positions of the user the instance runs for (domain.md §7).
       const adminUserId =
@@ -147,6 +172,7 @@ export const layer = (settings: NodeSettings, exchangeName: string) =>
         }),
         heartbeatInterval: settings.heartbeatInterval,
         lockTtl: settings.statusTtl,
+        pipeline: layerOptions.pipeline,
         universe
       })
       const control = Layer.scopedDiscard(
@@ -168,6 +194,10 @@ export const layer = (settings: NodeSettings, exchangeName: string) =>
           )
         })
       )
-      return control.pipe(Layer.provideMerge(runnerLayer), Layer.provideMerge(lifecycle), Layer.provideMerge(adapter))
+      return control.pipe(
+        Layer.provideMerge(runnerLayer),
+        Layer.provideMerge(lifecycle),
+        Layer.provideMerge(Layer.merge(adapter, outboxLayer))
+      )
     })
   )

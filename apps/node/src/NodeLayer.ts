@@ -1,0 +1,78 @@
+/**
+ * A whole node as one layer: storage (migrated), the exchange part when the settings name an exchange, and the HTTP
+ * server with `/health` and `/metrics`. `start` launches it; `demo` launches it next to a simulator.
+ */
+import { FetchHttpClient, HttpLayerRouter, HttpServer } from "@effect/platform"
+import type { CacheServices } from "@livermore/cache"
+import { NodeIdentity } from "@livermore/engine"
+import { Migrations, Repositories } from "@livermore/store"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
+import * as ExchangeNode from "./ExchangeNode.js"
+import * as NodeHttp from "./HttpServer.js"
+import type * as NodeSettings from "./NodeSettings.js"
+import * as NodeStatus from "./NodeStatus.js"
+import * as Prometheus from "./Prometheus.js"
+import * as Storage from "./Storage.js"
+
+export const sqlDirectory = Migrations.repoSqlDirectory()
+
+/** Logs the address once the server listens, and (released first) that shutdown has begun. */
+const AnnounceListening = (settings: NodeSettings.NodeSettings) =>
+  Layer.scopedDiscard(
+  Effect.gen(function* () {
+    yield* HttpServer.addressFormattedWith((address) =>
+      Effect.logInfo(
+        `Listening on ${address}; ` +
+          (Option.isNone(settings.exchange)
+            ? "serving no exchange"
+            : settings.autostart
+              ? `starting ${settings.exchange.value}`
+              : `state idle: serving no exchange until told to start`)
+      )
+    )
+    yield* Effect.addFinalizer(() => Effect.logInfo("Stopping: closing the server, cache and database"))
+  })
+  )
+
+/** Logged last on a clean shutdown, after every other resource has been released. */
+const AnnounceStopped = Layer.scopedDiscard(
+  Effect.addFinalizer((exit) =>
+    Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause) ? Effect.logInfo("Stopped cleanly") : Effect.void
+  )
+)
+
+/** The node for `settings` over the storage `choice` selects. */
+/**
+ * The node for `settings` over the storage `choice` selects. `companion` runs beside it over the same storage and
+ * exchange services (the demo's printer); it is started after them and stopped before them.
+ */
+export const make = <E = never>(
+  settings: NodeSettings.NodeSettings,
+  choice: Storage.StorageChoice,
+  options: ExchangeNode.LayerOptions = {},
+  companion: Layer.Layer<never, E, CacheServices.Services | Repositories.Repositories> = Layer.empty
+) => {
+    const storage = Layer.provideMerge(
+      Migrations.layer({ directory: sqlDirectory }),
+      Storage.layer(choice).pipe(Layer.tap(() => Effect.logInfo("Storage connected; applying migrations")))
+    )
+    const exchange = Option.match(settings.exchange, {
+      onNone: () => Layer.empty,
+      onSome: (name) =>
+        ExchangeNode.layer(settings, name, options).pipe(
+          Layer.provide(NodeIdentity.layerConfig),
+          Layer.provide(Layer.mergeAll(Repositories.layer, FetchHttpClient.layer))
+        )
+    })
+    const routes = Layer.mergeAll(NodeHttp.HealthRoute, Prometheus.MetricsRoute)
+    const server = HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
+      Layer.provide(NodeStatus.layer(settings.mode)),
+      Layer.merge(AnnounceListening(settings)),
+      Layer.provide(NodeHttp.layerNode),
+      Layer.merge(companion.pipe(Layer.provide(Repositories.layer))),
+      Layer.provideMerge(exchange),
+      Layer.provide(storage),
+      Layer.provide(AnnounceStopped)
+    )
+  return server
+}
