@@ -172,7 +172,7 @@ export const layer = (settings: NodeSettings, exchangeName: string, layerOptions
         }),
         heartbeatInterval: settings.heartbeatInterval,
         lockTtl: settings.statusTtl,
-        pipeline: layerOptions.pipeline,
+        pipeline: { staleGrace: settings.staleGrace, ...layerOptions.pipeline },
         universe
       })
       const control = Layer.scopedDiscard(

@@ -23,6 +23,8 @@ export interface NodeSettings {
   readonly quoteAssets: ReadonlyArray<string>
   readonly heartbeatInterval: Duration.Duration
   readonly statusTtl: Duration.Duration
+  /** Added to 2 × timeframe before a series counts as stale (and a candle as too old to alert on). */
+  readonly staleGrace: Duration.Duration
 }
 
 /** Documented defaults (README, docs/operations.md). */
@@ -31,7 +33,8 @@ export const defaults = {
   topN: 50,
   heartbeatInterval: Duration.seconds(10),
   statusTtl: Duration.seconds(30),
-  takeoverWait: Duration.seconds(60)
+  takeoverWait: Duration.seconds(60),
+  staleGrace: Duration.seconds(30)
 }
 
 const mode = Config.string("LIVERMORE_MODE").pipe(
@@ -60,7 +63,8 @@ export const config = (flags: {
     quoteAssets: Config.array(Config.nonEmptyString(), "LIVERMORE_QUOTE_ASSETS").pipe(Config.withDefault([])),
     heartbeatInterval: Config.duration("LIVERMORE_HEARTBEAT_INTERVAL").pipe(Config.withDefault(defaults.heartbeatInterval)),
     statusTtl: Config.duration("LIVERMORE_STATUS_TTL").pipe(Config.withDefault(defaults.statusTtl)),
-    takeoverWait: Config.duration("LIVERMORE_TAKEOVER_WAIT").pipe(Config.withDefault(defaults.takeoverWait))
+    takeoverWait: Config.duration("LIVERMORE_TAKEOVER_WAIT").pipe(Config.withDefault(defaults.takeoverWait)),
+    staleGrace: Config.duration("LIVERMORE_STALE_GRACE").pipe(Config.withDefault(defaults.staleGrace))
   }).pipe(
     Config.mapOrFail((env) => {
       const settings: NodeSettings = {

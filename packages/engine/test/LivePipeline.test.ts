@@ -56,6 +56,8 @@ const waitFor = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, ms = 3
 const alertKey = (a: Alert.Alert) => `${a.symbol}|${a.timeframe}|${a.label}|${a.candleOpenTime}`
 
 interface WorldOptions {
+  /** Which protocol serves the market: the seeded `sim_binance` (default) or `sim_coinbase` row. */
+  readonly adapter?: "binance" | "coinbase"
   readonly symbols?: number
   readonly scripts?: ReadonlyArray<ReturnType<typeof crash>>
   readonly faults?: SimOptions.SimOptionsInput["faults"]
@@ -78,7 +80,8 @@ const world = (options: WorldOptions = {}) =>
       scripts: options.scripts ?? [],
       ...(options.faults === undefined ? {} : { faults: options.faults })
     })
-    const seeded = yield* (yield* ExchangesRepo.ExchangesRepo).byName("sim_binance")
+    const adapter = options.adapter ?? "binance"
+    const seeded = yield* (yield* ExchangesRepo.ExchangesRepo).byName(`sim_${adapter}`)
     const row = new Exchange.Exchange({ ...seeded, wsUrl: sim.wsUrl, restUrl: sim.url })
     const receiver = yield* WebhookReceiver.make
     const redis =
@@ -98,7 +101,7 @@ const world = (options: WorldOptions = {}) =>
       ),
       Layer.orDie
     )
-    const symbols = simSymbols(sim, "binance", options.symbols ?? 3)
+    const symbols = simSymbols(sim, adapter, options.symbols ?? 3)
     const services = yield* Layer.build(Layer.mergeAll(cache, adapterLayer(row), outbox))
     const node = yield* Layer.build(
       nodeLayer(row, "pipeline-node", {
@@ -267,13 +270,14 @@ describe("LivePipeline", () => {
       ),
     120_000
   )
+  for (const adapter of ["binance", "coinbase"] as const) {
   it.scopedLive(
-    "a WebSocket dropped mid-candle among malformed frames: afterwards no open time is missing, indicators equal a recomputation, no alert twice",
+    `${adapter}: a WebSocket dropped mid-candle among malformed frames: afterwards no open time is missing, indicators equal a recomputation, no alert twice`,
     () =>
       withStore(
         Effect.scoped(
           Effect.gen(function* () {
-            const w = yield* world({ faults: { malformedFrames: 0.2 } })
+            const w = yield* world({ adapter, faults: { malformedFrames: 0.2 } })
             yield* Effect.withClock(w.clock)(
               Effect.gen(function* () {
                 yield* w.runner.start("test")
@@ -317,6 +321,7 @@ describe("LivePipeline", () => {
       ),
     120_000
   )
+  }
 
   it.scopedLive(
     "a stale series fires nothing: the crash happens while the venue is silent and its REST fails; repaired later, it alerts on none of it",
