@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Either, Schema } from "effect"
+import { DateTime, Either, FastCheck as fc, Schema } from "effect"
 import * as Alert from "../src/Alert.js"
 import * as Candle from "../src/Candle.js"
 import * as Control from "../src/Control.js"
@@ -26,6 +26,60 @@ describe("Candle", () => {
     assert.deepStrictEqual(
       { ...filled },
       { openTime: 1_700_000_400_000, open: 11.25, high: 11.25, low: 11.25, close: 11.25, volume: 0, closed: true, synthetic: true }
+    )
+  })
+})
+
+describe("Candle fast paths", () => {
+  const decode = Schema.decodeUnknownEither(Candle.Candle)
+  const encodeJson = Schema.encodeSync(Schema.parseJson(Candle.Candle))
+  const number = fc.oneof(
+    fc.double({ min: -10, max: 1e6, noNaN: false }),
+    fc.constantFrom(0, -0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, -1)
+  )
+  const fields = fc.record({
+    openTime: fc.oneof(fc.integer({ min: -5, max: 2_000_000_000_000 }), fc.constantFrom(1.5, Number.NaN, 2 ** 60)),
+    open: number,
+    high: number,
+    low: number,
+    close: number,
+    volume: number,
+    closed: fc.boolean(),
+    synthetic: fc.boolean()
+  })
+
+  it("violation gives the schema's verdict on any fields", () => {
+    fc.assert(
+      fc.property(fields, (f) => {
+        assert.strictEqual(Candle.violation(f) === undefined, Either.isRight(decode(f)), JSON.stringify(f))
+      }),
+      { numRuns: 5000 }
+    )
+  })
+
+  it("toJson writes exactly what the schema encodes", () => {
+    const price = fc.double({ min: 0, max: 1e6, noNaN: true })
+    const valid = fc
+      .record({ openTime: fc.integer({ min: 0, max: 2_000_000_000_000 }), low: price, a: price, b: price, up: price, volume: price })
+      .chain(({ openTime, low, a, b, up, volume }) =>
+        fc.record({
+          openTime: fc.constant(openTime),
+          low: fc.constant(low),
+          open: fc.constant(low + a),
+          close: fc.constant(low + b),
+          high: fc.constant(low + Math.max(a, b) + up),
+          volume: fc.constant(volume),
+          closed: fc.boolean(),
+          synthetic: fc.boolean()
+        })
+      )
+      .filter((f) => Candle.violation(f) === undefined)
+    fc.assert(
+      fc.property(valid, (f) => {
+        const candle = Candle.fromChecked(f)
+        assert.strictEqual(Candle.toJson(candle), encodeJson(candle))
+      }),
+      { numRuns: 2000 }
     )
   })
 })

@@ -80,6 +80,23 @@ export interface LivePipeline {
   readonly alertsPublished: Effect.Effect<number>
 }
 
+/** Most events handled (and written) as one batch. */
+export const maxBatch = 1024
+
+/**
+ * The adapter's events in batches of whatever has arrived since the last batch was taken (up to `maxBatch`),
+ * never waiting for more: one event at a time while the feed is quiet (no added latency), large batches when it
+ * is busy or while a write is in flight (one round trip for many updates). Adapters emit one chunk per socket
+ * message, so without this every update would cost its own round trip. The buffer between is bounded: a pipeline
+ * that cannot keep up pushes back on the socket, whose own bound then drops and repairs the connection.
+ */
+export const batched = <A, E>(events: Stream.Stream<A, E>): Stream.Stream<A, E> =>
+  Stream.unwrapScoped(
+    Effect.map(Stream.toQueueOfElements(events, { capacity: 16 * maxBatch }), (queue) =>
+      Stream.fromQueue(queue, { maxChunkSize: maxBatch }).pipe(Stream.flattenExitOption)
+    )
+  )
+
 /** The map key of a series. */
 export const seriesId = (symbol: string, timeframe: Timeframe.Timeframe): string => `${symbol}\u0000${timeframe}`
 
@@ -309,7 +326,10 @@ export const make = (options: Options): Effect.Effect<LivePipeline, never, Env> 
         }
         yield* emit(dirty, fired, now, true, arrivedAt)
         for (const track of gaps) yield* startRepair(scope, track)
-        for (const { series } of sorted.candles) yield* Metrics.recordCandlesWritten(exchange.name, series.timeframe)
+        // Counted per timeframe once per chunk: a tagged metric per candle would cost more than the candle.
+        const written = new Map<Timeframe.Timeframe, number>()
+        for (const { series } of sorted.candles) written.set(series.timeframe, (written.get(series.timeframe) ?? 0) + 1)
+        for (const [timeframe, count] of written) yield* Metrics.recordCandlesWritten(exchange.name, timeframe, count)
       })
 
     const checkStaleness = (scope: Scope.Scope) =>
@@ -381,7 +401,7 @@ export const make = (options: Options): Effect.Effect<LivePipeline, never, Env> 
           checkStaleness(scope).pipe(Effect.repeat(Schedule.spaced(staleCheckInterval)), Effect.asVoid),
           scope
         )
-        yield* adapter.stream({ symbols: options.symbols, timeframes: options.timeframes, tickers: true }).pipe(
+        yield* batched(adapter.stream({ symbols: options.symbols, timeframes: options.timeframes, tickers: true })).pipe(
           Stream.chunks,
           Stream.runForEach((events) => handle(scope, events))
         )

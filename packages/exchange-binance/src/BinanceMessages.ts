@@ -63,6 +63,22 @@ export const KlineEvent = Schema.Struct({
 })
 export type KlineEvent = typeof KlineEvent.Type
 
+/**
+ * The part of a kline event the live path uses: every field a candle is built from, checked; the rest of
+ * `KlinePayload` (trade ids and counts, quote and taker volumes) is not decoded for each of the many kline
+ * updates a second (it costs as much as the rest together, for values nothing reads).
+ */
+export const KlineEssentials = Schema.Struct({
+  e: Schema.Literal("kline"),
+  E: Millis,
+  s: Schema.String,
+  k: Schema.Struct({ t: Millis, s: Schema.String, i: Schema.String, o: Decimal, c: Decimal, h: Decimal, l: Decimal, v: Decimal, x: Schema.Boolean })
+})
+export type KlineEssentials = typeof KlineEssentials.Type
+
+/** A kline event inside the combined-stream wrapper. */
+export const CombinedKline = Schema.Struct({ stream: Schema.String, data: KlineEssentials })
+
 /** `<symbol>@miniTicker` event: rolling 24 h statistics without top of book. */
 export const MiniTickerEvent = Schema.Struct({
   e: Schema.Literal("24hrMiniTicker"),

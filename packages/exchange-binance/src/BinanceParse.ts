@@ -5,7 +5,7 @@
 import { Candle, Market, Ticker, Timeframe } from "@livermore/domain"
 import type { ExchangeAdapter } from "@livermore/exchange"
 import { ExchangeError, MarketEvent } from "@livermore/exchange"
-import { Either, Option, Schema } from "effect"
+import { Either, Option, type ParseResult, Schema } from "effect"
 import * as BinanceMessages from "./BinanceMessages.js"
 import { excerpt, parseJson } from "./internal/decode.js"
 
@@ -73,22 +73,19 @@ export interface KlineUpdate {
  */
 export const candleFromKline = (
   exchange: string,
-  event: BinanceMessages.KlineEvent
+  event: BinanceMessages.KlineEssentials
 ): Either.Either<KlineUpdate, ExchangeError.DecodeError> => {
   const k = event.k
   const fail = decodeError(exchange, "kline event", event)
-  return Either.gen(function* () {
-    const timeframe = yield* Either.fromOption(
-      timeframeOf(k.i),
-      () => fail(`interval "${k.i}" is not one of ${Timeframe.all.join(", ")}`)
-    )
-    const symbol = yield* Either.mapLeft(decodeSymbol(k.s), fail)
-    const candle = yield* Either.mapLeft(
-      decodeCandle({ openTime: k.t, open: k.o, high: k.h, low: k.l, close: k.c, volume: k.v, closed: k.x, synthetic: false }),
-      fail
-    )
-    return { symbol, timeframe, candle }
-  })
+  const timeframe = timeframeOf(k.i)
+  if (Option.isNone(timeframe)) return Either.left(fail(`interval "${k.i}" is not one of ${Timeframe.all.join(", ")}`))
+  const symbol = decodeSymbol(k.s)
+  if (Either.isLeft(symbol)) return Either.left(fail(symbol.left))
+  // The fields were decoded by the message schema: the candle's own rules are checked by hand (see Candle.violation).
+  const fields = { openTime: k.t, open: k.o, high: k.h, low: k.l, close: k.c, volume: k.v, closed: k.x, synthetic: false }
+  const broken = Candle.violation(fields)
+  if (broken !== undefined) return Either.left(fail(broken))
+  return Either.right({ symbol: symbol.right, timeframe: timeframe.value, candle: Candle.fromChecked(fields) })
 }
 
 /**
@@ -205,6 +202,22 @@ export type Frame =
   | { readonly _tag: "Refused"; readonly code: number; readonly msg: string }
 
 const decodeFrameSchema = Schema.decodeUnknownEither(BinanceMessages.Frame, { errors: "first" })
+const decodeCombinedKline = Schema.decodeUnknownEither(BinanceMessages.CombinedKline, { errors: "first" })
+const decodeBareKline = Schema.decodeUnknownEither(BinanceMessages.KlineEssentials, { errors: "first" })
+
+/** Whether parsed JSON announces a kline event (bare or combined), the bulk of the stream. */
+const klineOf = (json: unknown): "combined" | "bare" | undefined => {
+  if (typeof json !== "object" || json === null) return undefined
+  if ("data" in json && typeof json.data === "object" && json.data !== null && "e" in json.data && json.data.e === "kline") {
+    return "combined"
+  }
+  return "e" in json && json.e === "kline" ? "bare" : undefined
+}
+
+const klineFrame = (exchange: string, text: string, event: Either.Either<BinanceMessages.KlineEssentials, ParseResult.ParseError>) =>
+  Either.flatMap(Either.mapLeft(event, decodeError(exchange, "stream frame", text)), (kline) =>
+    Either.map(candleFromKline(exchange, kline), (update): Frame => ({ _tag: "Event", event: MarketEvent.MarketEvent.Candle(update) }))
+  )
 
 /**
  * A text frame of the live stream (combined-wrapped or bare) as domain terms. Fails with `DecodeError` for
@@ -212,8 +225,12 @@ const decodeFrameSchema = Schema.decodeUnknownEither(BinanceMessages.Frame, { er
  * does not keep, an inconsistent candle); callers count and skip those.
  */
 export const frameFromText = (exchange: string, text: string): Either.Either<Frame, ExchangeError.DecodeError> =>
-  Either.flatMap(parseJson(text, exchange, "stream frame"), (json) =>
-    Either.flatMap(
+  Either.flatMap(parseJson(text, exchange, "stream frame"), (json) => {
+    // Kline updates are most of the stream: decoded by their own schema, not tried against every frame kind.
+    const kline = klineOf(json)
+    if (kline === "combined") return klineFrame(exchange, text, Either.map(decodeCombinedKline(json), (c) => c.data))
+    if (kline === "bare") return klineFrame(exchange, text, decodeBareKline(json))
+    return Either.flatMap(
       Either.mapLeft(decodeFrameSchema(json), decodeError(exchange, "stream frame", text)),
       (frame): Either.Either<Frame, ExchangeError.DecodeError> => {
         if ("result" in frame) return Either.right({ _tag: "Ack", id: frame.id })
@@ -240,4 +257,4 @@ export const frameFromText = (exchange: string, text: string): Either.Either<Fra
         }
       }
     )
-  )
+  })
