@@ -147,14 +147,18 @@ const world = (options: WorldOptions = {}) =>
         return closed
       })
 
-    /** Wait until every series' indicator has applied the newest closed candle of the cache. */
+    /**
+     * Wait until every series' indicator has applied the newest closed candle of the cache (a repair may still be
+     * filling a hole when the market stops: this waits for it rather than judging the cache mid-repair).
+     */
     const settled = Effect.forEach(symbols, (symbol) =>
       Effect.forEach(FRAMES, (timeframe) =>
         waitFor(
           `${symbol} ${timeframe} caught up`,
           Effect.gen(function* () {
             const s = series(symbol, timeframe)
-            const last = (yield* closedCached(s)).at(-1)?.openTime ?? null
+            const cached = yield* get(CandleCache.CandleCache).range(s, 0, Number.MAX_SAFE_INTEGER)
+            const last = cached.filter((c) => c.closed).at(-1)?.openTime ?? null
             const stored = yield* record(s)
             return Option.isSome(stored) && stored.value.lastOpenTime === last
           })
