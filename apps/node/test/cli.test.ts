@@ -5,11 +5,10 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import pg from "pg"
-import { redisUrl, baseEnv as supportEnv, collect, run, start, testDatabase } from "./support.js"
+import { freePort, redisUrl, baseEnv as supportEnv, collect, run, start, testDatabase } from "./support.js"
 
 // Tests read their own environment; the code under test gets only what each case passes.
 
@@ -17,16 +16,6 @@ const baseEnv = (): NodeJS.ProcessEnv => ({ ...supportEnv(), LOG_LEVEL: "Info" }
 
 const livermore = start
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-    server.on("error", reject)
-  })
 
 const waitForHealth = async (port: number, child: ChildProcess, timeoutMs: number): Promise<Response> => {
   const deadline = Date.now() + timeoutMs

@@ -4,21 +4,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { baseEnv, startSingle } from "./support.js"
+import { baseEnv, freePort, startSingle } from "./support.js"
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-    server.on("error", reject)
-  })
 
 describe("livermore demo", () => {
   it("shows 5m candles with MACD-V values and alerts on embedded storage, then stops cleanly on SIGTERM", async () => {

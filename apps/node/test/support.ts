@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
+import { createServer } from "node:net"
 import * as path from "node:path"
 import pg from "pg"
 
@@ -121,3 +122,15 @@ export const testDatabase = (label: string) => {
     drop: () => query(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
   }
 }
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it; released before it is returned). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+    server.on("error", reject)
+  })
