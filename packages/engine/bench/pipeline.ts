@@ -9,8 +9,8 @@
  *   producer fiber decodes them with `BinanceParse.frameFromText` and offers the events to a bounded queue that
  *   the stream reads with `Stream.fromQueue(queue, { maxChunkSize: 1024 })` (chunks of up to 1,024, as
  *   `ReconnectingSocket` takes frames off its queue; the pipeline's own `batched` regroups whatever arrives
- *   anyway), and decoding overlaps the pipeline's Redis round trips. The clock reads the sim time of the frames
- *   handed over. Measured: updates and closed candles per second, the pipeline's cache calls per
+ *   anyway), and decoding overlaps the pipeline's Redis round trips. The clock reads the sim time at which the
+ *   newest candle the pipeline has written was sent. Measured: updates and closed candles per second, the pipeline's cache calls per
  *   chunk, and, in the same run, the per-message path the runner used before issue 6 (decode, then one
  *   `CandleCache.upsert` per frame, sequentially) over `PEER_FRAMES` of the same frames.
  * - **B. Latency** from a closing message to its alert: the simulator in a worker thread (`sim.ts`), Binance
@@ -360,13 +360,12 @@ const notUsed = (what: string) => Effect.dieMessage(`ExchangeAdapter.${what}: no
  * The adapter A feeds the pipeline through. Its stream decodes `frames` in a producer fiber, 1,024 at a time,
  * into a bounded queue that is read in chunks of up to 1,024 (`Stream.fromQueue(queue, { maxChunkSize: 1024 })`),
  * and ends after the last one. No per-message stream operators: this is decode + pipeline, not the socket
- * layer's plumbing (which B includes). `stats.handedOver` is told the sim time of the newest frame decoded (the
- * bench clock follows it).
+ * layer's plumbing (which B includes). `sentAt` learns, for each decoded candle, the sim time its frame was sent.
  */
 const benchAdapter = (
   row: Exchange.Exchange,
   frames: Frames,
-  stats: { chunks: number; readonly handedOver: (at: number) => void }
+  sentAt: WeakMap<Candle.Candle, number>
 ) =>
   Layer.succeed(
     ExchangeAdapter.ExchangeAdapter,
@@ -384,20 +383,15 @@ const benchAdapter = (
                   const frame = BinanceParse.frameFromText(row.name, frames.texts[j]!)
                   if (Either.isLeft(frame)) return yield* Effect.die(frame.left)
                   if (frame.right._tag !== "Event") return yield* Effect.dieMessage(`frame ${j} is not an event`)
-                  events.push(frame.right.event)
+                  const event = frame.right.event
+                  if (event._tag === "Candle") sentAt.set(event.candle, frames.sentAt[j]!)
+                  events.push(event)
                 }
-                stats.handedOver(frames.sentAt[end - 1]!)
                 yield* Queue.offerAll(queue, events)
               }
             })
             yield* Effect.forkScoped(produce)
-            return Stream.fromQueue(queue, { maxChunkSize: 1024 }).pipe(
-              Stream.take(frames.texts.length),
-              Stream.mapChunks((chunk) => {
-                stats.chunks++
-                return chunk
-              })
-            )
+            return Stream.fromQueue(queue, { maxChunkSize: 1024 }).pipe(Stream.take(frames.texts.length))
           })
         ),
       history: () => notUsed("history"),
@@ -436,7 +430,10 @@ const noStageTimes = (): StageTimes => ({
  * The cache services of the environment, each call of the live path timed into `times` (wall time from call to
  * reply: encoding, the round trip, and whatever else ran on the thread meanwhile).
  */
-const timedServices = (times: StageTimes) => {
+const timedServices = (
+  times: StageTimes,
+  onWrite: (entries: ReadonlyArray<CandleCache.SeriesCandle>) => void = () => {}
+) => {
   const timed = <A, E>(stage: Exclude<keyof StageTimes, "candleBatches" | "candleEntries">, effect: Effect.Effect<A, E>) =>
     Effect.suspend(() => {
       const started = performance.now()
@@ -453,6 +450,7 @@ const timedServices = (times: StageTimes) => {
       CandleCache.CandleCache.of({
         ...service,
         upsertBatch: (entries) => {
+          onWrite(entries)
           times.candleBatches++
           times.candleEntries += entries.length
           return timed("candleWrites", service.upsertBatch(entries))
@@ -508,11 +506,12 @@ interface ThroughputFigures {
   readonly wallSeconds: number
   readonly updatesPerSecond: number
   readonly closedPerSecond: number
-  readonly chunks: number
-  readonly meanChunk: number
+  /** Batches the pipeline handled (one candle write each), and candle updates per batch after coalescing. */
+  readonly batches: number
+  readonly meanBatch: number
   readonly alertsOffered: number
-  /** Per chunk, ms: the pipeline's cache calls by stage (see `timedServices`). */
-  readonly perChunk: StageTimes & { readonly wall: number }
+  /** Per batch, ms: the run's wall time, and the pipeline's cache calls by stage (see `timedServices`). */
+  readonly perBatch: StageTimes & { readonly wall: number }
   /** Decode alone (`frameFromText`), µs per frame, over the peer's frames after the peer ran. */
   readonly decodeMicros: number
   readonly peer: { readonly frames: number; readonly wallSeconds: number; readonly updatesPerSecond: number }
@@ -532,18 +531,18 @@ const throughput = Effect.gen(function* () {
   const frames = generateFrames(market, symbols)
   const generateSeconds = secondsSince(generateStarted)
 
+  // The pipeline reads the clock right after writing a batch: the newest send time written is its "now" (the
+  // decoder runs up to two queues ahead, 20,000 frames or two minutes of sim time, so its position would not do).
   let now = A_START
   const clock = followingClock(() => now)
-  const stats = {
-    chunks: 0,
-    handedOver: (at: number) => {
-      now = at
-    }
+  const sentAt = new WeakMap<Candle.Candle, number>()
+  const written = (entries: ReadonlyArray<CandleCache.SeriesCandle>) => {
+    for (const { candle } of entries) now = Math.max(now, sentAt.get(candle) ?? now)
   }
   const outbox = countingOutbox()
   const times = noStageTimes()
   const pipeline = yield* LivePipeline.make({ symbols: symbols.map((s) => symbolId(s.binance)), timeframes: TIMEFRAMES }).pipe(
-    Effect.provide(Layer.mergeAll(benchAdapter(row, frames, stats), outbox.layer, timedServices(times)))
+    Effect.provide(Layer.mergeAll(benchAdapter(row, frames, sentAt), outbox.layer, timedServices(times, written)))
   )
   const primeStarted = performance.now()
   const prime = yield* Effect.withClock(pipeline.prime, clock)
@@ -553,16 +552,17 @@ const throughput = Effect.gen(function* () {
   yield* Effect.withClock(pipeline.run, clock)
   const wallSeconds = secondsSince(runStarted)
   // Priming wrote every series' record through the same services: only the live run's calls count.
-  const perChunk = {
-    wall: (wallSeconds * 1000) / stats.chunks,
-    candleBatches: times.candleBatches - primed.candleBatches,
+  const batches = Math.max(1, times.candleBatches - primed.candleBatches)
+  const perBatch = {
+    wall: (wallSeconds * 1000) / batches,
+    candleBatches: batches,
     candleEntries: times.candleEntries - primed.candleEntries,
-    candleWrites: (times.candleWrites - primed.candleWrites) / stats.chunks,
-    closePublications: (times.closePublications - primed.closePublications) / stats.chunks,
-    tickerPublications: (times.tickerPublications - primed.tickerPublications) / stats.chunks,
-    indicatorWrites: (times.indicatorWrites - primed.indicatorWrites) / stats.chunks,
-    indicatorPublications: (times.indicatorPublications - primed.indicatorPublications) / stats.chunks,
-    alertPublications: (times.alertPublications - primed.alertPublications) / stats.chunks
+    candleWrites: (times.candleWrites - primed.candleWrites) / batches,
+    closePublications: (times.closePublications - primed.closePublications) / batches,
+    tickerPublications: (times.tickerPublications - primed.tickerPublications) / batches,
+    indicatorWrites: (times.indicatorWrites - primed.indicatorWrites) / batches,
+    indicatorPublications: (times.indicatorPublications - primed.indicatorPublications) / batches,
+    alertPublications: (times.alertPublications - primed.alertPublications) / batches
   }
 
   // The per-message path before issue 6, on an exchange id (and so keys) of its own, over the first frames.
@@ -600,10 +600,10 @@ const throughput = Effect.gen(function* () {
     wallSeconds,
     updatesPerSecond,
     closedPerSecond: frames.closed / wallSeconds,
-    chunks: stats.chunks,
-    meanChunk: frames.texts.length / stats.chunks,
+    batches,
+    meanBatch: perBatch.candleEntries / batches,
     alertsOffered: total(outbox.byTimeframe),
-    perChunk,
+    perBatch,
     decodeMicros,
     peer: { frames: peerFrames, wallSeconds: peerSeconds, updatesPerSecond: peerRate },
     ratio: updatesPerSecond / peerRate
@@ -972,11 +972,11 @@ const main = Effect.gen(function* () {
   console.log(`| wall time, decode + pipeline (Ingest, indicators, alerts), s | ${fmt(a.wallSeconds, 2)} | |`)
   console.log(`| **kline updates/s** (= frames/s) | **${fmt(a.updatesPerSecond, 0)}** | ≥ 50,000 |`)
   console.log(`| closed candles/s (MACD-V step, rules, indicator write + publish each) | ${fmt(a.closedPerSecond, 0)} | |`)
-  console.log(`| chunks (mean size) | ${a.chunks} (${fmt(a.meanChunk, 0)}) | |`)
+  console.log(`| batches the pipeline handled (mean candle updates each) | ${a.batches} (${fmt(a.meanBatch, 0)}) | |`)
   console.log(`| alerts fired (outbox stub) | ${a.alertsOffered} | |`)
-  const c = a.perChunk
+  const c = a.perBatch
   console.log(
-    `| per chunk, ms: all / candle writes / close publications / indicator writes + publications / alert publications | ` +
+    `| per batch, ms: all / candle writes / close publications / indicator writes + publications / alert publications | ` +
       `${fmt(c.wall, 1)} / ${fmt(c.candleWrites, 1)} / ${fmt(c.closePublications, 1)} / ${fmt(c.indicatorWrites, 1)} + ` +
       `${fmt(c.indicatorPublications, 1)} / ${fmt(c.alertPublications, 1)} | |`
   )
