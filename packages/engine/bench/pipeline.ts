@@ -809,7 +809,7 @@ const latency = Effect.gen(function* () {
     Metrics.wsMessagesReceived.pipe(Metric.taggedWithLabels([MetricLabel.make("exchange", row.name)]))
   ).pipe(Effect.map((state) => Number(state.count)))
 
-  // Alerts as any subscriber sees them: the close time mapped to wall time, against the time of receipt.
+  // Alerts as a subscriber sees them: the close time mapped to wall time, against the time of receipt.
   const alerts = yield* Effect.flatMap(Bus.Bus, (bus) => bus.subscribe(Keys.alertsChannel(row.id), Alert.Alert))
   yield* Effect.forkScoped(
     Stream.runForEach(alerts, (alert) =>

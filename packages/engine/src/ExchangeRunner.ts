@@ -211,7 +211,7 @@ export const make = <R = never>(
 
     /**
      * Connections of the live stream currently lost (an adapter may hold several): `active ⇄ reconnecting`
-     * follows it, so the state says `reconnecting` for as long as any part of the feed is being restored.
+     * follows it, so the state says `reconnecting` while some part of the feed is being restored.
      */
     let connectionsDown = 0
 

@@ -325,24 +325,38 @@ const encodeJson = <A, I>(name: string, schema: Schema.Schema<A, I>, value: A): 
     )
   )
 
+/** A notifier POSTing `body(delivery)` to `url`, after checking the URL and the timeout. */
+const webhook = (
+  defaultName: string,
+  url: string,
+  options: WebhookOptions,
+  body: (delivery: Deliverable, name: string) => Effect.Effect<string, NotifierError>
+) =>
+  Effect.gen(function* () {
+    const name = options.name ?? defaultName
+    const target = yield* checkUrl(options.setting ?? name, url)
+    const timeout = yield* checkTimeout(`${name} timeout`, options.timeout)
+    const client = yield* HttpClient.HttpClient
+    const notifier: Notifier = {
+      name,
+      deliver: (delivery) =>
+        body(delivery, name).pipe(
+          Effect.flatMap((text) => post(client, name, target, timeout, text)),
+          Effect.withSpan("Notifier.deliver", { attributes: { notifier: name, alertId: delivery.id } })
+        )
+    }
+    return notifier
+  })
+
 /**
  * A Discord (or Discord-compatible) webhook: each alert is posted as `discordPayload` (a one-line `content` and an
  * embed with every field). A 429 is retryable and carries Discord's `retry_after`. Fails on a URL that is not
  * http(s).
  */
 export const discordWebhook = Effect.fn("Notifier.discordWebhook")(function* (url: string, options: DiscordOptions = {}) {
-  const name = options.name ?? "discord"
-  const target = yield* checkUrl(options.setting ?? name, url)
-  const timeout = yield* checkTimeout(`${name} timeout`, options.timeout)
-  const client = yield* HttpClient.HttpClient
-  const notifier: Notifier = {
-    name,
-    deliver: (delivery) =>
-      post(client, name, target, timeout, JSON.stringify(discordPayload(delivery, options.username))).pipe(
-        Effect.withSpan("Notifier.deliver", { attributes: { notifier: name, alertId: delivery.id } })
-      )
-  }
-  return notifier
+  return yield* webhook("discord", url, options, (delivery) =>
+    Effect.succeed(JSON.stringify(discordPayload(delivery, options.username)))
+  )
 })
 
 /**
@@ -350,19 +364,9 @@ export const discordWebhook = Effect.fn("Notifier.discordWebhook")(function* (ur
  * `content-type: application/json`. Fails on a URL that is not http(s).
  */
 export const jsonWebhook = Effect.fn("Notifier.jsonWebhook")(function* (url: string, options: WebhookOptions = {}) {
-  const name = options.name ?? "webhook"
-  const target = yield* checkUrl(options.setting ?? name, url)
-  const timeout = yield* checkTimeout(`${name} timeout`, options.timeout)
-  const client = yield* HttpClient.HttpClient
-  const notifier: Notifier = {
-    name,
-    deliver: (delivery) =>
-      encodeJson(name, WebhookPayload, { id: delivery.id, alert: delivery.alert }).pipe(
-        Effect.flatMap((body) => post(client, name, target, timeout, body)),
-        Effect.withSpan("Notifier.deliver", { attributes: { notifier: name, alertId: delivery.id } })
-      )
-  }
-  return notifier
+  return yield* webhook("webhook", url, options, (delivery, name) =>
+    encodeJson(name, WebhookPayload, { id: delivery.id, alert: delivery.alert })
+  )
 })
 
 /** `kind`, `kind#2`, `kind#3`…: the name of the `index`th (zero-based) notifier of a kind. */
