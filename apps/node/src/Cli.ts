@@ -2,6 +2,7 @@
 import { Command, Options } from "@effect/cli"
 import { Migrations } from "@livermore/store"
 import { ConfigError, Console, Effect, Layer, Option } from "effect"
+import * as ApiKeysCommand from "./ApiKeysCommand.js"
 import * as DemoCommand from "./DemoCommand.js"
 import * as HarnessCommand from "./HarnessCommand.js"
 import * as NodeHttp from "./HttpServer.js"
@@ -65,7 +66,11 @@ const start = Command.make("start", startFlags, (flags) =>
       )
     }
     yield* Effect.logInfo(`Livermore ${version} starting: ${NodeSettings.describe(settings)}`)
-    for (const line of Storage.describeChoice(choice)) yield* Effect.logInfo(`Storage ${line}`)
+    const storageLines =
+      settings.mode === "pw-host"
+        ? ["database: none (pw-host serves from Redis only)", Storage.describeChoice(choice)[1]!]
+        : Storage.describeChoice(choice)
+    for (const line of storageLines) yield* Effect.logInfo(`Storage ${line}`)
 
     return yield* Layer.launch(NodeLayer.make(settings, choice))
   })
@@ -82,6 +87,7 @@ const livermore = Command.make("livermore").pipe(
   Command.withSubcommands([
     start,
     migrate,
+    ApiKeysCommand.command,
     DemoCommand.command,
     IndicatorsCommand.command,
     SimCommand.command,

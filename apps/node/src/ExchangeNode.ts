@@ -20,6 +20,7 @@ import { ExchangesRepo } from "@livermore/store"
 import { Clock, type Context, DateTime, Duration, Effect, Layer, Option, Schema } from "effect"
 import * as Adapters from "./Adapters.js"
 import type { NodeSettings } from "./NodeSettings.js"
+import * as PublicCatalogSync from "./PublicCatalogSync.js"
 import { version } from "./Version.js"
 
 const encodeStatus = Schema.encodeSync(Status.InstanceStatus)
@@ -146,7 +147,11 @@ export const layer = (settings: NodeSettings, exchangeName: string, layerOptions
         topN: settings.topN,
         userId: adminUserId,
         quoteAssets: settings.quoteAssets.length === 0 ? undefined : settings.quoteAssets
-      }).pipe(Effect.map((u) => u.all))
+      }).pipe(
+        // The public API lists the shared symbols from the catalog: keep it in step with each refresh.
+        Effect.tap(() => PublicCatalogSync.syncSymbols(exchange.id)),
+        Effect.map((u) => u.all)
+      )
       const adapter = Adapters.layerFor(exchange).pipe(Layer.provide(FetchHttpClient.layer))
       const lifecycle = Lifecycle.layer({
         exchangeId: exchange.id,

@@ -6,12 +6,14 @@ import { FetchHttpClient, HttpLayerRouter, HttpServer } from "@effect/platform"
 import type { CacheServices } from "@livermore/cache"
 import { NodeIdentity } from "@livermore/engine"
 import { Migrations, Repositories } from "@livermore/store"
+import { ApiKeys, PublicApiConfig, PublicRateLimit, PublicRoutes } from "@livermore/public-api"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import * as ExchangeNode from "./ExchangeNode.js"
 import * as NodeHttp from "./HttpServer.js"
 import type * as NodeSettings from "./NodeSettings.js"
 import * as NodeStatus from "./NodeStatus.js"
 import * as Prometheus from "./Prometheus.js"
+import * as PublicCatalogSync from "./PublicCatalogSync.js"
 import * as Storage from "./Storage.js"
 
 export const sqlDirectory = Migrations.repoSqlDirectory()
@@ -41,7 +43,6 @@ const AnnounceStopped = Layer.scopedDiscard(
   )
 )
 
-/** The node for `settings` over the storage `choice` selects. */
 /**
  * The node for `settings` over the storage `choice` selects. `companion` runs beside it over the same storage and
  * exchange services (the demo's printer); it is started after them and stopped before them.
@@ -64,15 +65,45 @@ export const make = <E = never>(
           Layer.provide(Layer.mergeAll(Repositories.layer, FetchHttpClient.layer))
         )
     })
-    const routes = Layer.mergeAll(NodeHttp.HealthRoute, Prometheus.MetricsRoute)
+    const routes = Layer.mergeAll(NodeHttp.HealthRoute, Prometheus.MetricsRoute, publicApi(settings, choice))
+    if (settings.mode === "pw-host") {
+      // Redis only: no database, no adapter, no warmup, no indicators (domain.md §9).
+      return HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
+        Layer.provide(NodeStatus.layer(settings.mode)),
+        Layer.merge(AnnounceListening(settings)),
+        Layer.provide(NodeHttp.layerNode),
+        Layer.provide(Storage.cacheOnlyLayer(choice)),
+        Layer.provide(AnnounceStopped)
+      )
+    }
     const server = HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
       Layer.provide(NodeStatus.layer(settings.mode)),
       Layer.merge(AnnounceListening(settings)),
       Layer.provide(NodeHttp.layerNode),
       Layer.merge(companion.pipe(Layer.provide(Repositories.layer))),
       Layer.provideMerge(exchange),
+      Layer.provide(catalogSync),
       Layer.provide(storage),
       Layer.provide(AnnounceStopped)
     )
   return server
 }
+
+/** The public API's routes when the settings serve it: auth over the catalog, limits on Redis (or in memory). */
+const publicApi = (settings: NodeSettings.NodeSettings, choice: Storage.StorageChoice) =>
+  settings.servePublicApi
+    ? PublicRoutes.layer.pipe(
+        Layer.provide(ApiKeys.layer),
+        Layer.provide(Option.isSome(choice.redisUrl) ? PublicRateLimit.layerRedisConfig : PublicRateLimit.layerMemory),
+        Layer.provide(PublicApiConfig.layerConfig)
+      )
+    : Layer.empty
+
+/** Projects the database into the public catalog before anything serves (pw-host nodes read only that). */
+const catalogSync = Layer.effectDiscard(
+  PublicCatalogSync.syncAll().pipe(
+    Effect.tap(({ exchanges, keys }) =>
+      Effect.logInfo(`Public catalog projected: ${exchanges} exchanges, ${keys} active API keys`)
+    )
+  )
+).pipe(Layer.provide(Repositories.layer))

@@ -25,6 +25,11 @@ export interface NodeSettings {
   readonly statusTtl: Duration.Duration
   /** Added to 2 × timeframe before a series counts as stale (and a candle as too old to alert on). */
   readonly staleGrace: Duration.Duration
+  /**
+   * Serve the public API (`/public/v1`). `LIVERMORE_PUBLIC_API`; default on in `all` and `pw-host` (where it is
+   * the point), off in `exchange` (an ingesting node need not face clients).
+   */
+  readonly servePublicApi: boolean
 }
 
 /** Documented defaults (README, docs/operations.md). */
@@ -64,12 +69,15 @@ export const config = (flags: {
     heartbeatInterval: Config.duration("LIVERMORE_HEARTBEAT_INTERVAL").pipe(Config.withDefault(defaults.heartbeatInterval)),
     statusTtl: Config.duration("LIVERMORE_STATUS_TTL").pipe(Config.withDefault(defaults.statusTtl)),
     takeoverWait: Config.duration("LIVERMORE_TAKEOVER_WAIT").pipe(Config.withDefault(defaults.takeoverWait)),
-    staleGrace: Config.duration("LIVERMORE_STALE_GRACE").pipe(Config.withDefault(defaults.staleGrace))
+    staleGrace: Config.duration("LIVERMORE_STALE_GRACE").pipe(Config.withDefault(defaults.staleGrace)),
+    publicApi: Config.option(Config.boolean("LIVERMORE_PUBLIC_API"))
   }).pipe(
-    Config.mapOrFail((env) => {
+    Config.mapOrFail(({ publicApi, ...env }) => {
+      const chosenMode = Option.getOrElse(flags.mode, () => env.mode)
       const settings: NodeSettings = {
         ...env,
-        mode: Option.getOrElse(flags.mode, () => env.mode),
+        mode: chosenMode,
+        servePublicApi: Option.getOrElse(publicApi, () => chosenMode !== "exchange"),
         // `--autostart NAME` names the exchange too; `--exchange` and LIVERMORE_EXCHANGE name it without starting.
         exchange: Option.orElse(flags.autostart, () => Option.orElse(flags.exchange, () => env.exchange)),
         autostart: Option.isSome(flags.autostart),
@@ -86,6 +94,9 @@ export const check = (settings: NodeSettings): Either.Either<NodeSettings, strin
       `LIVERMORE_HEARTBEAT_INTERVAL (${Duration.format(settings.heartbeatInterval)}) must be shorter than ` +
         `LIVERMORE_STATUS_TTL (${Duration.format(settings.statusTtl)}), or the status expires between beats`
     )
+  }
+  if (settings.mode === "pw-host" && !settings.servePublicApi) {
+    return Either.left("mode pw-host exists to serve the public API: drop LIVERMORE_PUBLIC_API=false, or use mode exchange")
   }
   if (settings.mode === "exchange" && Option.isNone(settings.exchange)) {
     return Either.left(

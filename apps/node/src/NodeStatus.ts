@@ -37,7 +37,8 @@ export interface HealthReport {
   readonly state: string
   readonly uptimeSeconds: number
   readonly exchange: ExchangeHealth | null
-  readonly storage: { readonly database: BackendReport; readonly cache: BackendReport }
+  /** `database` is null in `pw-host`, which uses none. */
+  readonly storage: { readonly database: BackendReport | null; readonly cache: BackendReport }
 }
 
 /** The node's view of itself. */
@@ -72,7 +73,7 @@ export const layer = (mode: Mode.Mode) =>
                 lastError: info.status.lastError
               }))
           // pw-host reads everything from Redis; the database matters only where the node ingests or serves keys.
-          const backendsOk = mode === "pw-host" ? backends.cache.reachable : backends.database.reachable && backends.cache.reachable
+          const backendsOk = backends.cache.reachable && (backends.database?.reachable ?? true)
           // Reconnecting, or stopped by a failure (a refused lock, a connection given up): someone should look.
           const exchangeOk =
             exchange === null ||

@@ -52,7 +52,7 @@ export class Storage extends Context.Tag("@livermore/node/Storage")<
   Storage,
   {
     /** Ping every backend (bounded), for `/health`. */
-    readonly check: Effect.Effect<{ readonly database: BackendReport; readonly cache: BackendReport }>
+    readonly check: Effect.Effect<{ readonly database: BackendReport | null; readonly cache: BackendReport }>
   }
 >() {}
 
@@ -134,3 +134,12 @@ export const layer = (choice: StorageChoice) => {
   )
   return storage.pipe(Layer.provideMerge(Layer.merge(databaseLayer(choice), cacheLayer(choice))))
 }
+
+/** `Storage` over the cache alone: `pw-host` serves from Redis and has no database (its report says null). */
+export const cacheOnlyLayer = (choice: StorageChoice) =>
+  Layer.effect(
+    Storage,
+    Effect.map(CacheCheck, (cacheCheck) => ({
+      check: Effect.map(cacheCheck, (cache) => ({ database: null, cache }))
+    }))
+  ).pipe(Layer.provideMerge(cacheLayer(choice)))

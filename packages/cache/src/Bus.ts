@@ -22,6 +22,7 @@ import type { CacheError } from "./CacheError.js"
 import { argument, backend, command, decodeJson, encodeJson, jsonEncoder } from "./internal/codec.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Script from "./internal/script.js"
+import * as Keys from "./Keys.js"
 import { RedisClient } from "./RedisClient.js"
 
 /** The claim of `publishOnce`: a key (a `Keys` name, such as `Keys.alertOnce`) held for `ttl`. */
@@ -67,8 +68,24 @@ export class Bus extends Context.Tag("@livermore/cache/Bus")<
       channel: string,
       schema: Schema.Schema<A, I>
     ) => Effect.Effect<Stream.Stream<A, CacheError>, CacheError, Scope.Scope>
+    /**
+     * Subscribe to every channel matching the glob `pattern` (Redis PSUBSCRIBE; `*` matches any run of
+     * characters), each message with the logical channel it came on (no namespace prefix). One connection for
+     * all the matching channels, which is what a fan-out to many clients needs. Same delivery rules as
+     * `subscribe`: complete once acknowledged, malformed messages logged and skipped.
+     */
+    readonly subscribePattern: <A, I>(
+      pattern: string,
+      schema: Schema.Schema<A, I>
+    ) => Effect.Effect<Stream.Stream<ChannelMessage<A>, CacheError>, CacheError, Scope.Scope>
   }
 >() {}
+
+/** A message and the channel it was published on. */
+export interface ChannelMessage<A> {
+  readonly channel: string
+  readonly value: A
+}
 
 /**
  * The messages of `channel` as a Stream that subscribes when it starts and unsubscribes when it ends.
@@ -95,6 +112,45 @@ const decodeOrSkip =
       ),
       Stream.filterMap(identity)
     )
+
+/** `decodeOrSkip` for messages that carry their channel. */
+const decodeChannelMessages =
+  <A, I>(schema: Schema.Schema<A, I>, pattern: string) =>
+  <E>(messages: Stream.Stream<readonly [channel: string, message: string], E>): Stream.Stream<ChannelMessage<A>, E> =>
+    messages.pipe(
+      Stream.mapEffect(([channel, message]) =>
+        decodeJson(schema, message, "Bus.subscribePattern", channel).pipe(
+          Effect.map((value): Option.Option<ChannelMessage<A>> => Option.some({ channel, value })),
+          Effect.catchAll((error) =>
+            Effect.logWarning("Skipped a malformed message").pipe(
+              Effect.annotateLogs({ channel, pattern, error: error.message }),
+              Effect.as(Option.none<ChannelMessage<A>>())
+            )
+          )
+        )
+      ),
+      Stream.filterMap(identity)
+    )
+
+/** A Redis glob as a RegExp, for the in-memory bus (`*`, `?` and `[…]` classes). */
+const globToRegExp = (glob: string): RegExp => {
+  let source = ""
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!
+    if (c === "*") source += ".*"
+    else if (c === "?") source += "."
+    else if (c === "\\" && i + 1 < glob.length) source += glob[++i]!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    else if (c === "[") {
+      const end = glob.indexOf("]", i + 1)
+      if (end === -1) source += "\\["
+      else {
+        source += `[${glob.slice(i + 1, end).replace(/\\/g, "\\\\")}]`
+        i = end
+      }
+    } else source += c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  }
+  return new RegExp(`^${source}$`)
+}
 
 const ttlMillis = (op: string, once: Once): Effect.Effect<number, CacheError> => {
   const millis = Duration.toMillis(Duration.decode(once.ttl))
@@ -199,7 +255,34 @@ export const layerRedis: Layer.Layer<Bus, never, RedisClient> = Layer.effect(
           )
           yield* command(connection, "Bus.subscribe", physical, (r) => r.subscribe(physical))
           return Mailbox.toStream(mailbox).pipe(decodeOrSkip(schema, physical))
-        }).pipe(Effect.withSpan("Bus.subscribe", { attributes: { channel } }))
+        }).pipe(Effect.withSpan("Bus.subscribe", { attributes: { channel } })),
+      subscribePattern: <A, I>(pattern: string, schema: Schema.Schema<A, I>) =>
+        Effect.gen(function* () {
+          const physical = Keys.escapeGlob(redis.prefix) + pattern
+          const connection = yield* redis.dedicated.pipe(Effect.mapError(backend("Bus.subscribePattern", physical)))
+          const mailbox = yield* Mailbox.make<readonly [string, string], CacheError>()
+          const strip = redis.prefix.length
+          const onMessage = (from: string, channel: string, message: string) => {
+            if (from === physical) mailbox.unsafeOffer([channel.slice(strip), message])
+          }
+          const onEnd = () => {
+            mailbox.unsafeDone(Exit.fail(backend("Bus.subscribePattern", physical)("the subscriber connection closed")))
+          }
+          yield* Effect.acquireRelease(
+            Effect.sync(() => {
+              connection.redis.on("pmessage", onMessage)
+              connection.redis.on("end", onEnd)
+            }),
+            () =>
+              Effect.sync(() => {
+                connection.redis.off("pmessage", onMessage)
+                connection.redis.off("end", onEnd)
+                mailbox.unsafeDone(Exit.void)
+              })
+          )
+          yield* command(connection, "Bus.subscribePattern", physical, (r) => r.psubscribe(physical))
+          return Mailbox.toStream(mailbox).pipe(decodeChannelMessages(schema, physical))
+        }).pipe(Effect.withSpan("Bus.subscribePattern", { attributes: { pattern } }))
     })
   })
 )
@@ -211,6 +294,13 @@ export const layerRedis: Layer.Layer<Bus, never, RedisClient> = Layer.effect(
 export const layerMemory: Layer.Layer<Bus> = Layer.sync(Bus, () => {
   const hubs = new Map<string, PubSub.PubSub<string>>()
   const claims = new Map<string, number>()
+  // Every message with its channel, for pattern subscribers; publishing to a PubSub nobody reads costs little.
+  const everything = Effect.runSync(PubSub.unbounded<readonly [string, string]>())
+  const deliver = (channel: string, json: string): Effect.Effect<void> =>
+    Effect.flatMap(hub(channel), (h) => PubSub.publish(h, json)).pipe(
+      Effect.zipRight(PubSub.publish(everything, [channel, json])),
+      Effect.asVoid
+    )
   const hub = (channel: string): Effect.Effect<PubSub.PubSub<string>> =>
     Effect.suspend(() => {
       const existing = hubs.get(channel)
@@ -225,8 +315,7 @@ export const layerMemory: Layer.Layer<Bus> = Layer.sync(Bus, () => {
   return Bus.of({
     publish: <A, I>(channel: string, schema: Schema.Schema<A, I>, value: A) =>
       encodeJson(schema, value, "Bus.publish", channel).pipe(
-        Effect.flatMap((json) => Effect.flatMap(hub(channel), (h) => PubSub.publish(h, json))),
-        Effect.asVoid,
+        Effect.flatMap((json) => deliver(channel, json)),
         Effect.withSpan("Bus.publish", { attributes: { channel } })
       ),
     publishBatch: Effect.fn("Bus.publishBatch")(function* <A, I>(
@@ -234,7 +323,7 @@ export const layerMemory: Layer.Layer<Bus> = Layer.sync(Bus, () => {
       messages: ReadonlyArray<readonly [channel: string, value: A]>
     ) {
       const encoded = yield* encodeMessages(schema, messages, identity)
-      for (const [channel, json] of encoded) yield* PubSub.publish(yield* hub(channel), json)
+      for (const [channel, json] of encoded) yield* deliver(channel, json)
     }),
     publishOnce: Effect.fn("Bus.publishOnce")(function* <A, I>(
       channel: string,
@@ -244,13 +333,12 @@ export const layerMemory: Layer.Layer<Bus> = Layer.sync(Bus, () => {
     ) {
       const ttl = yield* ttlMillis("Bus.publishOnce", once)
       const json = yield* encodeJson(schema, value, "Bus.publishOnce", channel)
-      const target = yield* hub(channel)
       const now = yield* Clock.currentTimeMillis
       // Check and claim with nothing in between, as the script does on Redis; expired claims are dropped here.
       for (const [key, expiresAt] of claims) if (expiresAt <= now) claims.delete(key)
       if (claims.has(once.key)) return false
       claims.set(once.key, now + ttl)
-      yield* PubSub.publish(target, json)
+      yield* deliver(channel, json)
       return true
     }),
     subscribe: <A, I>(channel: string, schema: Schema.Schema<A, I>) =>
@@ -258,6 +346,18 @@ export const layerMemory: Layer.Layer<Bus> = Layer.sync(Bus, () => {
         Effect.flatMap(PubSub.subscribe),
         Effect.map((queue) => Stream.fromQueue(queue).pipe(decodeOrSkip(schema, channel))),
         Effect.withSpan("Bus.subscribe", { attributes: { channel } })
+      ),
+    subscribePattern: <A, I>(pattern: string, schema: Schema.Schema<A, I>) => {
+      const matcher = globToRegExp(pattern)
+      return PubSub.subscribe(everything).pipe(
+        Effect.map((queue) =>
+          Stream.fromQueue(queue).pipe(
+            Stream.filter(([channel]) => matcher.test(channel)),
+            decodeChannelMessages(schema, pattern)
+          )
+        ),
+        Effect.withSpan("Bus.subscribePattern", { attributes: { pattern } })
       )
+    }
   })
 })

@@ -6,6 +6,7 @@ import * as CandleCache from "./CandleCache.js"
 import * as EventLog from "./EventLog.js"
 import * as ExchangeLock from "./ExchangeLock.js"
 import * as IndicatorStore from "./IndicatorStore.js"
+import * as PublicCatalog from "./PublicCatalog.js"
 import type { RedisClient } from "./RedisClient.js"
 import * as StatusStore from "./StatusStore.js"
 import * as TickerCache from "./TickerCache.js"
@@ -19,6 +20,7 @@ export type Services =
   | EventLog.EventLog
   | StatusStore.StatusStore
   | ExchangeLock.ExchangeLock
+  | PublicCatalog.PublicCatalog
 
 /** All services over one `RedisClient`. */
 export const layerRedis: Layer.Layer<Services, never, RedisClient | CacheConfig> = Layer.mergeAll(
@@ -28,7 +30,8 @@ export const layerRedis: Layer.Layer<Services, never, RedisClient | CacheConfig>
   Bus.layerRedis,
   EventLog.layerRedis,
   StatusStore.layerRedis,
-  ExchangeLock.layerRedis
+  ExchangeLock.layerRedis,
+  PublicCatalog.layerRedis
 )
 
 /** All services in process memory (one instance of each: build it once and share it). */
@@ -39,5 +42,6 @@ export const layerMemory: Layer.Layer<Services, never, CacheConfig> = Layer.merg
   Bus.layerMemory,
   EventLog.layerMemory,
   StatusStore.layerMemory,
-  ExchangeLock.layerMemory
+  ExchangeLock.layerMemory,
+  PublicCatalog.layerMemory
 )

@@ -48,6 +48,16 @@ export class CandleCache extends Context.Tag("@livermore/cache/CandleCache")<
       fromOpenTime: number,
       toOpenTime: number
     ) => Effect.Effect<ReadonlyArray<Candle.Candle>, CacheError>
+    /**
+     * The newest `limit` candles with `from <= openTime <= to`, oldest first: one page of a history read
+     * backwards. Reads at most `limit` members, however long the series.
+     */
+    readonly newestInRange: (
+      series: Keys.SeriesKey,
+      fromOpenTime: number,
+      toOpenTime: number,
+      limit: number
+    ) => Effect.Effect<ReadonlyArray<Candle.Candle>, CacheError>
     /** The newest `limit` candles (closed or forming), oldest first. */
     readonly recent: (series: Keys.SeriesKey, limit: number) => Effect.Effect<ReadonlyArray<Candle.Candle>, CacheError>
     /** The newest candle, closed or forming. */
@@ -185,6 +195,15 @@ export const layerRedis: Layer.Layer<CandleCache, never, RedisClient | CacheConf
         if (toOpenTime < fromOpenTime) return []
         return yield* members("CandleCache.range", key, (r) => r.zrangebyscore(key, fromOpenTime, toOpenTime))
       }),
+      newestInRange: Effect.fn("CandleCache.newestInRange")(function* (series, fromOpenTime, toOpenTime, limit) {
+        const key = keyOf(series)
+        yield* checkLimit("CandleCache.newestInRange", key, limit)
+        if (toOpenTime < fromOpenTime || limit === 0) return []
+        const newestFirst = yield* members("CandleCache.newestInRange", key, (r) =>
+          r.zrevrangebyscore(key, toOpenTime, fromOpenTime, "LIMIT", 0, limit)
+        )
+        return newestFirst.reverse()
+      }),
       recent: Effect.fn("CandleCache.recent")(function* (series, limit) {
         const key = keyOf(series)
         yield* checkLimit("CandleCache.recent", key, limit)
@@ -275,6 +294,13 @@ export const layerMemory: Layer.Layer<CandleCache, never, CacheConfig> = Layer.e
         return yield* read("CandleCache.range", series, (all) =>
           all.filter(([openTime]) => openTime >= fromOpenTime && openTime <= toOpenTime)
         )
+      }),
+      newestInRange: Effect.fn("CandleCache.newestInRange")(function* (series, fromOpenTime, toOpenTime, limit) {
+        yield* checkLimit("CandleCache.newestInRange", Keys.candles(series), limit)
+        return yield* read("CandleCache.newestInRange", series, (all) => {
+          const inRange = all.filter(([openTime]) => openTime >= fromOpenTime && openTime <= toOpenTime)
+          return limit === 0 ? [] : inRange.slice(-limit)
+        })
       }),
       recent: Effect.fn("CandleCache.recent")(function* (series, limit) {
         yield* checkLimit("CandleCache.recent", Keys.candles(series), limit)

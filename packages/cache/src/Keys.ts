@@ -96,3 +96,55 @@ export const warmupStats = (exchangeId: Exchange.ExchangeId): string => `exchang
 
 /** Escape Redis glob metacharacters so a literal (a namespace prefix) can start a SCAN MATCH pattern. */
 export const escapeGlob = (literal: string): string => literal.replace(/[*?[\]\\]/g, "\\$&")
+
+/** Glob of every closed-candle channel (`candleCloseChannel`), for one pattern subscription of a fan-out. */
+export const candleClosePattern = "channel:exchange:*:candle:close:*"
+
+/** Glob of every indicator channel (`indicatorChannel`). */
+export const indicatorPattern = "channel:indicator:*"
+
+const candleCloseName = /^channel:exchange:(\d+):candle:close:(.+):(5m|15m|1h|4h|1d)$/
+const indicatorName = /^channel:indicator:(\d+):(.+):(5m|15m|1h|4h|1d):([a-z]+)$/
+
+/** The exchange, symbol and timeframe in a closed-candle channel name; undefined for any other name. */
+export const parseCandleCloseChannel = (
+  channel: string
+): { readonly exchangeId: number; readonly symbol: string; readonly timeframe: Timeframe.Timeframe } | undefined => {
+  const match = candleCloseName.exec(channel)
+  return match
+    ? { exchangeId: Number(match[1]), symbol: match[2]!, timeframe: match[3] as Timeframe.Timeframe }
+    : undefined
+}
+
+/** The exchange, symbol and timeframe in an indicator channel name; undefined for any other name. */
+export const parseIndicatorChannel = (
+  channel: string
+): { readonly exchangeId: number; readonly symbol: string; readonly timeframe: Timeframe.Timeframe } | undefined => {
+  const match = indicatorName.exec(channel)
+  return match
+    ? { exchangeId: Number(match[1]), symbol: match[2]!, timeframe: match[3] as Timeframe.Timeframe }
+    : undefined
+}
+
+/**
+ * The public catalog (not in domain.md §4's table): what the public API serves besides candles, signals and
+ * statuses, projected from Postgres so that a `pw-host` node answers from Redis alone (domain.md §9).
+ *
+ * `public:exchanges`: the exchange rows' public fields (JSON array).
+ */
+export const catalogExchanges = "public:exchanges"
+
+/** `public:symbols:{exchangeId}`: the shared (Tier 1) symbols of an exchange with their liquidity grade (JSON). */
+export const catalogSymbols = (exchangeId: Exchange.ExchangeId): string => `public:symbols:${exchangeId}`
+
+/** `public:alerts`: recent alerts of every exchange (a stream, capped), newest last. */
+export const catalogAlerts = "public:alerts"
+
+/** `public:apikey:{sha256}`: an active API key's id, name and prefix, found by the hash of the key. */
+export const catalogApiKey = (keyHash: string): string => `public:apikey:${keyHash}`
+
+/** Glob of every `catalogApiKey`. */
+export const catalogApiKeyPattern = "public:apikey:*"
+
+/** `public:apikey-used`: hash of API key id → when it was last used (ms), for the database to catch up. */
+export const catalogApiKeyUsed = "public:apikey-used"

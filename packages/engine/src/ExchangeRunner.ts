@@ -18,6 +18,7 @@ import {
   ExchangeLock,
   type IndicatorStore,
   Keys,
+  type PublicCatalog,
   type TickerCache
 } from "@livermore/cache"
 import type { Lifecycle as Domain, Market, Status, Timeframe } from "@livermore/domain"
@@ -156,6 +157,7 @@ type Env =
   | IndicatorStore.IndicatorStore
   | Bus.Bus
   | AlertOutbox.AlertOutbox
+  | PublicCatalog.PublicCatalog
   | JsonStore
 
 const describe = (cause: unknown): string => {

@@ -11,7 +11,7 @@
  * history is not news). Cache writes are retried with back-off: a Redis restart pauses the pipeline, the socket
  * buffer absorbs it (or the adapter reconnects and the gap is repaired), and nothing is dropped on the floor.
  */
-import { Bus, type CacheError, CandleCache, IndicatorStore, Keys, type TickerCache } from "@livermore/cache"
+import { Bus, type CacheError, CandleCache, IndicatorStore, Keys, PublicCatalog, type TickerCache } from "@livermore/cache"
 import { Alert, type Candle, type Market, Timeframe } from "@livermore/domain"
 import { ExchangeAdapter, type ExchangeError, type MarketEvent } from "@livermore/exchange"
 import type { AlertRules } from "@livermore/indicators"
@@ -107,6 +107,7 @@ type Env =
   | Bus.Bus
   | AlertOutbox
   | TickerCache.TickerCache
+  | PublicCatalog.PublicCatalog
 
 /** Build the pipeline for `options.symbols` × `options.timeframes` over the services of the environment. */
 export const make = (options: Options): Effect.Effect<LivePipeline, never, Env> =>
@@ -117,6 +118,7 @@ export const make = (options: Options): Effect.Effect<LivePipeline, never, Env> 
     const indicators = yield* IndicatorStore.IndicatorStore
     const bus = yield* Bus.Bus
     const outbox = yield* AlertOutbox
+    const catalog = yield* PublicCatalog.PublicCatalog
     const exchange = adapter.exchange
     const exchangeId = exchange.id
     const graceMs = Duration.toMillis(options.staleGrace ?? Duration.seconds(30))
@@ -184,6 +186,9 @@ export const make = (options: Options): Effect.Effect<LivePipeline, never, Env> 
             yield* Effect.logInfo(`Alert ${alert.label} on ${alert.symbol} ${alert.timeframe}`).pipe(
               Effect.annotateLogs({ value: alert.value, price: alert.price, candleOpenTime: alert.candleOpenTime })
             )
+            // The public alert history (read by pw-host nodes from Redis alone); only the publishing instance
+            // appends, so the feed holds each alert once.
+            yield* persistently("Alert feed", catalog.appendAlert(alert))
           }
           // Offered even when it was already published: the store's uniqueness makes a second offer harmless, and
           // it covers a crash between the publication and the store.

@@ -70,6 +70,10 @@ export class ApiKeysRepo extends Context.Tag("@livermore/store/ApiKeysRepo")<
     readonly revoke: (id: number) => Effect.Effect<ApiKey, RecordNotFound | StoreError>
     /** Record that a key was just used. */
     readonly touchLastUsed: (id: number) => Effect.Effect<void, StoreError>
+    /** Record a use at `at`, unless a later one is already recorded (uses reported late by API servers). */
+    readonly recordLastUsed: (id: number, at: Date) => Effect.Effect<void, StoreError>
+    /** Every unrevoked key with its hash: what the API servers' catalog is projected from. */
+    readonly activeHashes: Effect.Effect<ReadonlyArray<{ readonly key: ApiKey; readonly keyHash: string }>, StoreError>
   }
 >() {}
 
@@ -106,6 +110,18 @@ export const make = Effect.gen(function* () {
     execute: (id) => sql`UPDATE api_keys SET last_used_at = now() WHERE id = ${id}`
   })
 
+  const markUsedAt = SqlSchema.void({
+    Request: Schema.Struct({ id: Schema.Number, at: Schema.DateFromSelf }),
+    execute: ({ id, at }) =>
+      sql`UPDATE api_keys SET last_used_at = GREATEST(COALESCE(last_used_at, ${at}), ${at}) WHERE id = ${id}`
+  })
+  const ActiveRow = Schema.Struct({ ...ApiKey.fields, keyHash: column("key_hash", Schema.String) })
+  const findActiveRows = SqlSchema.findAll({
+    Request: Schema.Void,
+    Result: ActiveRow,
+    execute: () => sql`SELECT * FROM api_keys WHERE revoked_at IS NULL ORDER BY id`
+  })
+
   return ApiKeysRepo.of({
     create: Effect.fn("ApiKeysRepo.create")(
       function* (input: CreateApiKey) {
@@ -136,7 +152,29 @@ export const make = Effect.gen(function* () {
       },
       wrap("ApiKeysRepo.revoke")
     ),
-    touchLastUsed: Effect.fn("ApiKeysRepo.touchLastUsed")((id: number) => markUsed(id), wrap("ApiKeysRepo.touchLastUsed"))
+    touchLastUsed: Effect.fn("ApiKeysRepo.touchLastUsed")((id: number) => markUsed(id), wrap("ApiKeysRepo.touchLastUsed")),
+    recordLastUsed: Effect.fn("ApiKeysRepo.recordLastUsed")(
+      (id: number, at: Date) => markUsedAt({ id, at }),
+      wrap("ApiKeysRepo.recordLastUsed")
+    ),
+    activeHashes: findActiveRows(undefined).pipe(
+      Effect.map((rows) =>
+        rows.map((row) => ({
+          key: new ApiKey({
+            id: row.id,
+            prefix: row.prefix,
+            name: row.name,
+            ownerUserId: row.ownerUserId,
+            createdAt: row.createdAt,
+            lastUsedAt: row.lastUsedAt,
+            revokedAt: row.revokedAt
+          }),
+          keyHash: row.keyHash
+        }))
+      ),
+      wrap("ApiKeysRepo.activeHashes"),
+      Effect.withSpan("ApiKeysRepo.activeHashes")
+    )
   })
 })
 

@@ -1,0 +1,218 @@
+/**
+ * The handlers of the public API: each reads the cache (candles, indicator records, statuses) and the public
+ * catalog — never Postgres — and answers with whitelisted DTOs in the envelope. A cache failure becomes a 503
+ * that says nothing about the backend; the detail goes to the log.
+ */
+import { HttpApiBuilder } from "@effect/platform"
+import { CandleCache, type CacheError, IndicatorStore, PublicCatalog, StatusStore } from "@livermore/cache"
+import { type Alert, Exchange, Market } from "@livermore/domain"
+import { Effect, Layer, Option } from "effect"
+import { alertLimit, candleLimit, PublicApi, symbolLimit } from "./PublicApi.js"
+import type * as Dto from "./PublicDto.js"
+import { BadRequest, NotFound, Unavailable } from "./PublicErrors.js"
+import * as Mapping from "./PublicMapping.js"
+import * as Params from "./PublicParams.js"
+
+/** Log the backend failure, answer 503 without its detail. */
+const unavailable = (what: string) => (error: CacheError.CacheError) =>
+  Effect.logWarning(`Public API: ${what} failed`, error.message).pipe(
+    Effect.zipRight(Effect.fail(new Unavailable({ message: `${what} is temporarily unavailable; retry shortly` })))
+  )
+
+const page = <A>(data: ReadonlyArray<A>, cursor: string | null): { data: ReadonlyArray<A>; meta: Dto.Meta } => ({
+  data,
+  meta: { cursor, hasMore: cursor !== null, count: data.length }
+})
+
+/** The services the handlers read. */
+const make = Effect.gen(function* () {
+  const catalog = yield* PublicCatalog.PublicCatalog
+  const candles = yield* CandleCache.CandleCache
+  const indicators = yield* IndicatorStore.IndicatorStore
+  const statuses = yield* StatusStore.StatusStore
+
+  const exchangeRows = catalog.exchanges.pipe(
+    Effect.map(Option.getOrElse(() => [] as ReadonlyArray<PublicCatalog.CatalogExchange>)),
+    Effect.catchAll(unavailable("The exchange list"))
+  )
+
+  /** The catalog row of the exchange named in a path, or 404 naming where the list is. */
+  const exchangeNamed = (name: string) =>
+    Effect.gen(function* () {
+      yield* Params.name(name, "exchange")
+      const row = (yield* exchangeRows).find((e) => e.name === name)
+      if (row === undefined) {
+        return yield* new NotFound({ message: `No exchange named "${name}"; GET /public/v1/exchanges lists them` })
+      }
+      return row
+    })
+
+  const symbolsOf = (row: PublicCatalog.CatalogExchange) =>
+    catalog.symbols(row.id).pipe(
+      Effect.map(Option.getOrElse(() => [] as ReadonlyArray<PublicCatalog.CatalogSymbol>)),
+      Effect.catchAll(unavailable("The symbol list"))
+    )
+
+  /** The symbol named in a path, served on `row`, or 404. */
+  const symbolOn = (row: PublicCatalog.CatalogExchange, symbol: string) =>
+    Effect.gen(function* () {
+      yield* Params.name(symbol, "symbol")
+      const found = (yield* symbolsOf(row)).find((s) => s.symbol === symbol)
+      if (found === undefined) {
+        return yield* new NotFound({
+          message: `${row.name} does not serve "${symbol}"; GET /public/v1/exchanges/${row.name}/symbols lists its symbols`
+        })
+      }
+      return found
+    })
+
+  const timeframeOn = (row: PublicCatalog.CatalogExchange, value: string) =>
+    Effect.gen(function* () {
+      const timeframe = yield* Params.timeframe(value)
+      if (!row.timeframes.includes(timeframe)) {
+        return yield* new NotFound({ message: `${row.name} does not serve the ${timeframe} timeframe` })
+      }
+      return timeframe
+    })
+
+  return { catalog, candles, indicators, statuses, exchangeRows, exchangeNamed, symbolsOf, symbolOn, timeframeOn }
+})
+
+const gradeOrder = ["A", "B", "C", "D", "E"] as const
+
+export const ExchangesLive = HttpApiBuilder.group(PublicApi, "exchanges", (handlers) =>
+  Effect.gen(function* () {
+    const ctx = yield* make
+    return handlers.handle("listExchanges", () =>
+      Effect.gen(function* () {
+        const rows = yield* ctx.exchangeRows
+        const live = yield* ctx.statuses.list().pipe(Effect.catchAll(unavailable("Exchange status")))
+        const data = rows.map((row) => Mapping.exchange(row, live.find((s) => s.exchangeId === row.id)))
+        return page(data, null)
+      })
+    )
+  })
+)
+
+export const SymbolsLive = HttpApiBuilder.group(PublicApi, "symbols", (handlers) =>
+  Effect.gen(function* () {
+    const ctx = yield* make
+    return handlers.handle("listSymbols", ({ path, urlParams }) =>
+      Effect.gen(function* () {
+        const row = yield* ctx.exchangeNamed(path.exchange)
+        const grade = yield* Params.oneOf(urlParams.grade, "grade", gradeOrder)
+        const limit = yield* Params.limit(urlParams.limit, symbolLimit.max, symbolLimit.fallback)
+        const query = `${row.name}|${grade ?? ""}`
+        const offset = (yield* Params.decodeCursor(urlParams.cursor, "symbols", query, "number")) ?? 0
+        const worst = grade === undefined ? gradeOrder.length - 1 : gradeOrder.indexOf(grade)
+        const eligible = (yield* ctx.symbolsOf(row)).filter((s) => gradeOrder.indexOf(s.liquidityGrade) <= worst)
+        const slice = eligible.slice(offset, offset + limit)
+        const next = offset + limit < eligible.length ? Params.encodeCursor("symbols", query, offset + limit) : null
+        return page(slice.map(Mapping.symbol), next)
+      })
+    )
+  })
+)
+
+export const CandlesLive = HttpApiBuilder.group(PublicApi, "candles", (handlers) =>
+  Effect.gen(function* () {
+    const ctx = yield* make
+    return handlers.handle("listCandles", ({ path, urlParams }) =>
+      Effect.gen(function* () {
+        const row = yield* ctx.exchangeNamed(path.exchange)
+        const timeframe = yield* ctx.timeframeOn(row, path.timeframe)
+        yield* ctx.symbolOn(row, path.symbol)
+        const { from, to } = yield* Params.range(urlParams)
+        const limit = yield* Params.limit(urlParams.limit, candleLimit.max, candleLimit.fallback)
+        const query = `${row.name}|${path.symbol}|${timeframe}|${from ?? ""}|${to ?? ""}`
+        const before = yield* Params.decodeCursor(urlParams.cursor, "candles", query, "number")
+        const upper = Math.min(to ?? Number.MAX_SAFE_INTEGER, before === undefined ? Number.MAX_SAFE_INTEGER : before - 1)
+        const series = {
+          exchangeId: Exchange.ExchangeId.make(row.id),
+          symbol: Market.SymbolId.make(path.symbol),
+          timeframe
+        }
+        // One more than the page says whether an older page exists.
+        const found = yield* ctx.candles
+          .newestInRange(series, from ?? 0, upper, limit + 1)
+          .pipe(Effect.catchAll(unavailable("Candle history")))
+        const more = found.length > limit
+        const pageCandles = more ? found.slice(1) : found
+        const next = more ? Params.encodeCursor("candles", query, pageCandles[0]!.openTime) : null
+        return page(pageCandles.map(Mapping.candle), next)
+      })
+    )
+  })
+)
+
+export const SignalsLive = HttpApiBuilder.group(PublicApi, "signals", (handlers) =>
+  Effect.gen(function* () {
+    const ctx = yield* make
+    return handlers.handle("listSignals", ({ path, urlParams }) =>
+      Effect.gen(function* () {
+        const row = yield* ctx.exchangeNamed(path.exchange)
+        yield* ctx.symbolOn(row, path.symbol)
+        const only = urlParams.timeframe === undefined ? undefined : yield* ctx.timeframeOn(row, urlParams.timeframe)
+        const timeframes = only === undefined ? row.timeframes : [only]
+        const exchangeId = Exchange.ExchangeId.make(row.id)
+        const symbol = Market.SymbolId.make(path.symbol)
+        const records = yield* ctx.indicators
+          .getMany(
+            timeframes.map((timeframe) => ({ exchangeId, symbol, timeframe })),
+            Mapping.SignalSource
+          )
+          .pipe(Effect.catchAll(unavailable("Signals")))
+        const data = timeframes.map((timeframe, i) =>
+          Mapping.tradeSignal(row.name, path.symbol, timeframe, Option.getOrUndefined(records[i]!))
+        )
+        return page(data, null)
+      })
+    )
+  })
+)
+
+export const AlertsLive = HttpApiBuilder.group(PublicApi, "alerts", (handlers) =>
+  Effect.gen(function* () {
+    const ctx = yield* make
+    return handlers.handle("listAlerts", ({ urlParams }) =>
+      Effect.gen(function* () {
+        const exchange =
+          urlParams.exchange === undefined ? undefined : (yield* ctx.exchangeNamed(urlParams.exchange)).name
+        const symbol = urlParams.symbol === undefined ? undefined : yield* Params.name(urlParams.symbol, "symbol")
+        const timeframe = yield* Params.optionalTimeframe(urlParams.timeframe)
+        const signalType = yield* Params.oneOf(urlParams.signalType, "signalType", [
+          "momentum_threshold",
+          "momentum_reversal"
+        ])
+        const direction = yield* Params.oneOf(urlParams.direction, "direction", ["bullish", "bearish"])
+        const { from, to } = yield* Params.range(urlParams)
+        const limit = yield* Params.limit(urlParams.limit, alertLimit.max, alertLimit.fallback)
+        const query = [exchange, symbol, timeframe, signalType, direction, from, to].map((v) => v ?? "").join("|")
+        const before = yield* Params.decodeCursor(urlParams.cursor, "alerts", query, "string")
+        if (before !== undefined && !/^\d+-\d+$/.test(before)) {
+          return yield* new BadRequest({ message: "cursor does not point into the alert history" })
+        }
+        const matches = (alert: Alert.Alert): boolean =>
+          (exchange === undefined || alert.exchangeName === exchange) &&
+          (symbol === undefined || alert.symbol === symbol) &&
+          (timeframe === undefined || alert.timeframe === timeframe) &&
+          (signalType === undefined || Mapping.alertType(alert.label) === signalType) &&
+          (direction === undefined || Mapping.alertDirection(alert.label) === direction) &&
+          (from === undefined || alert.triggeredAt.epochMillis >= from) &&
+          (to === undefined || alert.triggeredAt.epochMillis <= to)
+        const found = yield* ctx.catalog
+          .alertPage({ before, limit, matches })
+          .pipe(Effect.catchAll(unavailable("Alert history")))
+        const next = found.next === null ? null : Params.encodeCursor("alerts", query, found.next)
+        return page(
+          found.alerts.map((entry) => Mapping.alert(entry.id, entry.alert)),
+          next
+        )
+      })
+    )
+  })
+)
+
+/** Every group's handlers. */
+export const layer = Layer.mergeAll(ExchangesLive, SymbolsLive, CandlesLive, SignalsLive, AlertsLive)
+

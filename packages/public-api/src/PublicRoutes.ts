@@ -1,0 +1,51 @@
+/**
+ * The public API on an `HttpLayerRouter`: the REST endpoints, `/public/v1/openapi.json`, the interactive docs
+ * page `/public/v1/docs`, CORS for the configured origins, and the envelope for paths that do not exist.
+ * The stream (`PublicStream`) is added beside it by the application.
+ */
+import { HttpApiScalar, HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import { Effect, Layer } from "effect"
+import { PublicApi } from "./PublicApi.js"
+import { PublicApiConfig } from "./PublicApiConfig.js"
+import * as PublicAuth from "./PublicAuth.js"
+import { errorBody } from "./PublicErrors.js"
+import * as PublicHandlers from "./PublicHandlers.js"
+
+export const openApiPath = "/public/v1/openapi.json"
+export const docsPath = "/public/v1/docs"
+
+/** Anything under `/public/v1` that no route serves: 404 in the envelope, listing where to look. */
+const NotFoundRoute = HttpLayerRouter.add(
+  "*",
+  "/public/v1/*",
+  HttpServerResponse.json(
+    errorBody("not_found", `No such endpoint; the endpoints are listed in ${openApiPath} (docs at ${docsPath})`),
+    { status: 404 }
+  ).pipe(Effect.orDie)
+)
+
+/** CORS for `PublicApiConfig.corsOrigins`; none configured: no CORS headers, browsers keep to same-origin. */
+const Cors = Layer.unwrapEffect(
+  Effect.map(PublicApiConfig, ({ corsOrigins }) => {
+    if (corsOrigins.length === 0) return Layer.empty
+    const allowed = new Set(corsOrigins)
+    return HttpLayerRouter.cors({
+      allowedOrigins: allowed.has("*") ? [] : (origin: string) => allowed.has(origin),
+      allowedMethods: ["GET", "OPTIONS"],
+      allowedHeaders: ["x-api-key", "content-type"],
+      exposedHeaders: ["retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"],
+      maxAge: 600
+    })
+  })
+)
+
+/** Every REST route of the public API. Needs the cache services, the catalog, the verifier and the limiter. */
+export const layer = Layer.mergeAll(
+  HttpLayerRouter.addHttpApi(PublicApi, { openapiPath: openApiPath }).pipe(
+    Layer.provide(PublicHandlers.layer),
+    Layer.provide(PublicAuth.layer)
+  ),
+  HttpApiScalar.layerHttpLayerRouter({ api: PublicApi, path: docsPath }),
+  NotFoundRoute,
+  Cors
+)
