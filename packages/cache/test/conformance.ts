@@ -3,7 +3,7 @@
  * memory layers and `redis.test.ts` over a real Redis; timings use short real TTLs so both can share it.
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Candle, Exchange, Lifecycle, Market, Status, Ticker, Timeframe } from "@livermore/domain"
+import { Alert, Candle, Exchange, Lifecycle, Market, Status, Ticker, Timeframe } from "@livermore/domain"
 import {
   Chunk,
   DateTime,
@@ -29,6 +29,7 @@ import * as EventLog from "../src/EventLog.js"
 import * as ExchangeLock from "../src/ExchangeLock.js"
 import * as IndicatorStore from "../src/IndicatorStore.js"
 import * as Keys from "../src/Keys.js"
+import * as PublicCatalog from "../src/PublicCatalog.js"
 import * as StatusStore from "../src/StatusStore.js"
 import * as TickerCache from "../src/TickerCache.js"
 
@@ -972,6 +973,130 @@ export const conformance = <R = never>(
           yield* lock.renew(exchangeId, "instance-a", a.epoch, "500 millis")
           yield* Effect.sleep("300 millis")
           assert.strictEqual(Option.getOrThrow(yield* lock.holder(exchangeId)).epoch, a.epoch)
+        })
+      )
+    })
+
+    describe("CandleCache.newestInRange", () => {
+      test("the newest `limit` candles of a range, oldest first; pages walk back without gaps", () =>
+        Effect.gen(function* () {
+          const cache = yield* CandleCache.CandleCache
+          const series = freshSeries()
+          const step = Timeframe.durationMs["5m"]
+          const all = Array.from({ length: 12 }, (_, i) => candleAt(t0 + i * step, 100 + i, i < 11))
+          yield* cache.upsertMany(series, all)
+          const newest = yield* cache.newestInRange(series, 0, Number.MAX_SAFE_INTEGER, 5)
+          assert.deepStrictEqual(newest.map((c) => c.openTime), all.slice(-5).map((c) => c.openTime))
+          const bounded = yield* cache.newestInRange(series, t0 + 2 * step, t0 + 6 * step, 3)
+          assert.deepStrictEqual(bounded.map((c) => c.close), [104, 105, 106])
+          // Walking back page by page from the newest covers every candle once.
+          const seen: Array<number> = []
+          let upper = Number.MAX_SAFE_INTEGER
+          for (;;) {
+            const page = yield* cache.newestInRange(series, 0, upper, 5)
+            if (page.length === 0) break
+            seen.unshift(...page.map((c) => c.openTime))
+            upper = page[0]!.openTime - 1
+          }
+          assert.deepStrictEqual(seen, all.map((c) => c.openTime))
+          assert.deepStrictEqual(yield* cache.newestInRange(series, t0 + step, t0, 5), [])
+        })
+      )
+    })
+
+    describe("Bus.subscribePattern", () => {
+      test("one subscription gets the messages of every matching channel with their channel, none of others", () =>
+        Effect.gen(function* () {
+          const bus = yield* Bus.Bus
+          const exchangeId = freshExchange()
+          const pattern = `channel:exchange:${exchangeId}:candle:close:*`
+          const messages = yield* bus.subscribePattern(pattern, Message)
+          const a = Keys.candleCloseChannel({ exchangeId, symbol: btc, timeframe: "5m" })
+          const b = Keys.candleCloseChannel({ exchangeId, symbol: Market.SymbolId.make("ETH-USD"), timeframe: "1h" })
+          yield* bus.publish(Keys.tickerChannel(exchangeId, btc), Message, { n: 0 })
+          yield* bus.publish(a, Message, { n: 1 })
+          yield* bus.publish(b, Schema.String, "not a message")
+          yield* bus.publish(b, Message, { n: 2 })
+          yield* bus.publishBatch(Message, [[a, { n: 3 }]])
+          const got = yield* messages.pipe(Stream.take(3), Stream.runCollect, Effect.timeout("3 seconds"))
+          assert.deepStrictEqual(Chunk.toArray(got), [
+            { channel: a, value: { n: 1 } },
+            { channel: b, value: { n: 2 } },
+            { channel: a, value: { n: 3 } }
+          ])
+          assert.deepStrictEqual(Keys.parseCandleCloseChannel(b), { exchangeId, symbol: "ETH-USD", timeframe: "1h" })
+        })
+      )
+    })
+
+    describe("PublicCatalog", () => {
+      const alertOf = (exchangeName: string, n: number) =>
+        new Alert.Alert({
+          exchangeId: Exchange.ExchangeId.make(1),
+          exchangeName: Exchange.ExchangeName.make(exchangeName),
+          symbol: btc,
+          timeframe: "1h",
+          label: Alert.levelLabelFor(-150),
+          value: -151,
+          price: 100 + n,
+          candleOpenTime: t0 + n * Timeframe.durationMs["1h"],
+          triggeredAt: DateTime.unsafeMake(t0 + n * 1000),
+          details: new Alert.AlertDetails({ valuesByTimeframe: {}, bias: "bearish" })
+        })
+
+      test("exchanges and symbols are absent until projected, then read back", () =>
+        Effect.gen(function* () {
+          const catalog = yield* PublicCatalog.PublicCatalog
+          const exchangeId = freshExchange()
+          assert.isTrue(Option.isNone(yield* catalog.symbols(exchangeId)))
+          const symbols = [
+            { symbol: btc, baseAsset: "BTC", quoteAsset: "USD", liquidityGrade: "A" as const, rank: 1, quoteVolume24h: 5e8 }
+          ]
+          yield* catalog.putSymbols(exchangeId, symbols)
+          assert.deepStrictEqual(Option.getOrThrow(yield* catalog.symbols(exchangeId)), symbols)
+          const exchanges = [
+            { id: exchangeId, name: freshName(), displayName: "Test", timeframes: ["5m" as const], isActive: true }
+          ]
+          yield* catalog.putExchanges(exchanges)
+          assert.deepStrictEqual(Option.getOrThrow(yield* catalog.exchanges), exchanges)
+        })
+      )
+
+      test("alert pages: newest first, filtered, cursor continues without repeats", () =>
+        Effect.gen(function* () {
+          const catalog = yield* PublicCatalog.PublicCatalog
+          const mine = freshName()
+          const other = freshName()
+          for (let n = 0; n < 7; n++) {
+            yield* catalog.appendAlert(alertOf(mine, n))
+            yield* catalog.appendAlert(alertOf(other, n))
+          }
+          const matches = (a: Alert.Alert) => a.exchangeName === mine
+          const first = yield* catalog.alertPage({ limit: 3, matches })
+          assert.deepStrictEqual(first.alerts.map((e) => e.alert.price), [106, 105, 104])
+          assert.isNotNull(first.next)
+          const second = yield* catalog.alertPage({ before: first.next!, limit: 3, matches })
+          assert.deepStrictEqual(second.alerts.map((e) => e.alert.price), [103, 102, 101])
+          const last = yield* catalog.alertPage({ before: second.next!, limit: 3, matches })
+          assert.deepStrictEqual(last.alerts.map((e) => e.alert.price), [100])
+          assert.isNull(last.next)
+        })
+      )
+
+      test("api keys: found by hash, removed, replaced wholesale; uses recorded", () =>
+        Effect.gen(function* () {
+          const catalog = yield* PublicCatalog.PublicCatalog
+          const key = (id: number) => ({ id, keyHash: `${id}`.padStart(64, "a"), name: `k${id}`, prefix: "abcd1234" })
+          yield* catalog.putApiKey(key(1).keyHash, key(1))
+          yield* catalog.putApiKey(key(2).keyHash, key(2))
+          assert.deepStrictEqual(Option.getOrThrow(yield* catalog.findApiKey(key(1).keyHash)), key(1))
+          yield* catalog.removeApiKey(key(1).keyHash)
+          assert.isTrue(Option.isNone(yield* catalog.findApiKey(key(1).keyHash)))
+          yield* catalog.replaceApiKeys(new Map([[key(3).keyHash, key(3)]]))
+          assert.isTrue(Option.isNone(yield* catalog.findApiKey(key(2).keyHash)))
+          assert.deepStrictEqual(Option.getOrThrow(yield* catalog.findApiKey(key(3).keyHash)), key(3))
+          yield* catalog.markApiKeyUsed(3, 1_700_000_000_123)
+          assert.strictEqual((yield* catalog.apiKeysUsed).get(3), 1_700_000_000_123)
         })
       )
     })
