@@ -6,7 +6,7 @@ import { FetchHttpClient, HttpLayerRouter, HttpServer } from "@effect/platform"
 import type { CacheServices } from "@livermore/cache"
 import { NodeIdentity } from "@livermore/engine"
 import { Migrations, Repositories } from "@livermore/store"
-import { ApiKeys, PublicApiConfig, PublicRateLimit, PublicRoutes } from "@livermore/public-api"
+import { ApiKeys, AsyncApi, PublicApiConfig, PublicRateLimit, PublicRoutes, PublicStream } from "@livermore/public-api"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import * as ExchangeNode from "./ExchangeNode.js"
 import * as NodeHttp from "./HttpServer.js"
@@ -72,6 +72,7 @@ export const make = <E = never>(
         Layer.provide(NodeStatus.layer(settings.mode)),
         Layer.merge(AnnounceListening(settings)),
         Layer.provide(NodeHttp.layerNode),
+        Layer.provide(streamHub(settings)),
         Layer.provide(Storage.cacheOnlyLayer(choice)),
         Layer.provide(AnnounceStopped)
       )
@@ -80,6 +81,7 @@ export const make = <E = never>(
       Layer.provide(NodeStatus.layer(settings.mode)),
       Layer.merge(AnnounceListening(settings)),
       Layer.provide(NodeHttp.layerNode),
+      Layer.provide(streamHub(settings)),
       Layer.merge(companion.pipe(Layer.provide(Repositories.layer))),
       Layer.provideMerge(exchange),
       Layer.provide(catalogSync),
@@ -92,12 +94,18 @@ export const make = <E = never>(
 /** The public API's routes when the settings serve it: auth over the catalog, limits on Redis (or in memory). */
 const publicApi = (settings: NodeSettings.NodeSettings, choice: Storage.StorageChoice) =>
   settings.servePublicApi
-    ? PublicRoutes.layer.pipe(
+    ? Layer.mergeAll(PublicRoutes.layer, PublicStream.route, AsyncApi.route).pipe(
         Layer.provide(ApiKeys.layer),
         Layer.provide(Option.isSome(choice.redisUrl) ? PublicRateLimit.layerRedisConfig : PublicRateLimit.layerMemory),
         Layer.provide(PublicApiConfig.layerConfig)
       )
     : Layer.empty
+
+/**
+ * The stream's hub, built before the server listens: its Redis subscriptions take a moment, and a request that
+ * arrived while the routes were still being built would wait unanswered.
+ */
+const streamHub = (_settings: NodeSettings.NodeSettings) => PublicStream.layerHub
 
 /** Projects the database into the public catalog before anything serves (pw-host nodes read only that). */
 const catalogSync = Layer.effectDiscard(

@@ -148,3 +148,10 @@ export const catalogApiKeyPattern = "public:apikey:*"
 
 /** `public:apikey-used`: hash of API key id → when it was last used (ms), for the database to catch up. */
 export const catalogApiKeyUsed = "public:apikey-used"
+
+/**
+ * `public:stream:slots:{keyId}`: the public stream's connections of one API key (domain.md §8: at most 5 per key,
+ * shared by every instance): a sorted set of connection ids scored by when each lapses (ms, Redis clock),
+ * pushed forward by the connection's heartbeat, so that the slots of a crashed instance free themselves.
+ */
+export const publicStreamSlots = (keyId: number): string => `public:stream:slots:${keyId}`

@@ -5,10 +5,11 @@
  * start and whenever it changes (`Keys.catalog*`).
  */
 import { Alert, Exchange, Market, Timeframe } from "@livermore/domain"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import type { CacheError } from "./CacheError.js"
-import { command, decodeJson, encodeJson } from "./internal/codec.js"
+import { argument, command, decodeJson, encodeJson } from "./internal/codec.js"
 import * as Pipeline from "./internal/pipeline.js"
+import * as Script from "./internal/script.js"
 import * as Keys from "./Keys.js"
 import { RedisClient } from "./RedisClient.js"
 
@@ -99,8 +100,69 @@ export class PublicCatalog extends Context.Tag("@livermore/cache/PublicCatalog")
     readonly markApiKeyUsed: (id: number, at: number) => Effect.Effect<void, CacheError>
     /** Key id → last use (ms) as recorded by `markApiKeyUsed`. */
     readonly apiKeysUsed: Effect.Effect<ReadonlyMap<number, number>, CacheError>
+    /**
+     * Take one of the `limit` stream connection slots of key `keyId` for `connectionId`, held for `ttl` unless
+     * refreshed (`Keys.publicStreamSlots`): one count for every instance, and a slot whose holder stopped
+     * refreshing it (a crashed instance) frees itself when its TTL runs out. True when taken (or already held by
+     * `connectionId`, whose TTL then restarts), false when `limit` live slots are held by other connections.
+     * A TTL that is not finite and positive is an `Argument` error.
+     */
+    readonly acquireStreamSlot: (
+      keyId: number,
+      connectionId: string,
+      limit: number,
+      ttl: Duration.DurationInput
+    ) => Effect.Effect<boolean, CacheError>
+    /** Restart the TTL of `connectionId`'s slot, taking it again if it had lapsed (without checking the limit). */
+    readonly refreshStreamSlot: (
+      keyId: number,
+      connectionId: string,
+      ttl: Duration.DurationInput
+    ) => Effect.Effect<void, CacheError>
+    /** Free `connectionId`'s slot; nothing when it holds none. */
+    readonly releaseStreamSlot: (keyId: number, connectionId: string) => Effect.Effect<void, CacheError>
+    /** How many live slots key `keyId` holds. */
+    readonly streamSlots: (keyId: number) => Effect.Effect<number, CacheError>
   }
 >() {}
+
+/** A slot TTL in whole milliseconds, or an `Argument` error. */
+const slotTtl = (op: string, key: string, ttl: Duration.DurationInput): Effect.Effect<number, CacheError> => {
+  const millis = Duration.toMillis(Duration.decode(ttl))
+  return Number.isFinite(millis) && millis > 0
+    ? Effect.succeed(Math.max(1, Math.ceil(millis)))
+    : Effect.fail(argument(op, key, `a stream slot needs a finite, positive TTL, got ${Duration.format(ttl)}`))
+}
+
+// Every slot script reads the Redis clock (TIME), so instances whose clocks disagree still agree on expiry, and
+// drops the lapsed slots before anything else. The key's own expiry follows its newest slot.
+const slotNow = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+`
+
+// KEYS[1] = the slots, ARGV = connection id, limit, ttl (ms). 1 when taken, 0 when the limit is reached.
+const acquireSlotScript = Script.make(`${slotNow}
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`)
+
+// KEYS[1] = the slots, ARGV = connection id, ttl (ms).
+const refreshSlotScript = Script.make(`${slotNow}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
+// KEYS[1] = the slots. The number of live slots.
+const countSlotsScript = Script.make(`${slotNow}
+return redis.call('ZCARD', KEYS[1])
+`)
 
 const scanChunk = 500
 
@@ -211,7 +273,42 @@ export const layerRedis: Layer.Layer<PublicCatalog, never, RedisClient> = Layer.
       apiKeysUsed: command(redis, "PublicCatalog.apiKeysUsed", used, (r) => r.hgetall(used)).pipe(
         Effect.map((entries) => new Map(Object.entries(entries).map(([id, at]) => [Number(id), Number(at)] as const))),
         Effect.withSpan("PublicCatalog.apiKeysUsed")
-      )
+      ),
+      acquireStreamSlot: Effect.fn("PublicCatalog.acquireStreamSlot")(function* (
+        keyId: number,
+        connectionId: string,
+        limit: number,
+        ttl: Duration.DurationInput
+      ) {
+        const key = redis.key(Keys.publicStreamSlots(keyId))
+        const ms = yield* slotTtl("PublicCatalog.acquireStreamSlot", key, ttl)
+        const taken = yield* command(redis, "PublicCatalog.acquireStreamSlot", key, (r) =>
+          Script.run(r, acquireSlotScript, key, [connectionId, limit, ms])
+        )
+        return taken === 1
+      }),
+      refreshStreamSlot: Effect.fn("PublicCatalog.refreshStreamSlot")(function* (
+        keyId: number,
+        connectionId: string,
+        ttl: Duration.DurationInput
+      ) {
+        const key = redis.key(Keys.publicStreamSlots(keyId))
+        const ms = yield* slotTtl("PublicCatalog.refreshStreamSlot", key, ttl)
+        yield* command(redis, "PublicCatalog.refreshStreamSlot", key, (r) =>
+          Script.run(r, refreshSlotScript, key, [connectionId, ms])
+        )
+      }),
+      releaseStreamSlot: Effect.fn("PublicCatalog.releaseStreamSlot")(function* (keyId: number, connectionId: string) {
+        const key = redis.key(Keys.publicStreamSlots(keyId))
+        yield* command(redis, "PublicCatalog.releaseStreamSlot", key, (r) => r.zrem(key, connectionId))
+      }),
+      streamSlots: Effect.fn("PublicCatalog.streamSlots")(function* (keyId: number) {
+        const key = redis.key(Keys.publicStreamSlots(keyId))
+        const count = yield* command(redis, "PublicCatalog.streamSlots", key, (r) =>
+          Script.run(r, countSlotsScript, key, [])
+        )
+        return Number(count)
+      })
     })
   })
 )
@@ -227,6 +324,14 @@ export const layerMemory: Layer.Layer<PublicCatalog> = Layer.sync(PublicCatalog,
   // Feed ids compare as numbers of equal width, like Redis stream ids compare as (ms, seq).
   const idOf = (n: number): string => `0-${n}`
   const seqOf = (id: string): number => Number(id.slice(2))
+  // Key id → connection id → when its slot lapses (ms, the Effect `Clock`).
+  const slots = new Map<number, Map<string, number>>()
+  const liveSlots = (keyId: number, now: number): Map<string, number> => {
+    const held = slots.get(keyId) ?? new Map<string, number>()
+    for (const [id, until] of held) if (until <= now) held.delete(id)
+    slots.set(keyId, held)
+    return held
+  }
   return PublicCatalog.of({
     putExchanges: (list) =>
       Effect.sync(() => {
@@ -260,6 +365,23 @@ export const layerMemory: Layer.Layer<PublicCatalog> = Layer.sync(PublicCatalog,
       }),
     findApiKey: (hash) => Effect.sync(() => Option.fromNullable(apiKeys.get(hash))),
     markApiKeyUsed: (id, at) => Effect.sync(() => void used.set(id, at)),
-    apiKeysUsed: Effect.sync(() => new Map(used))
+    apiKeysUsed: Effect.sync(() => new Map(used)),
+    acquireStreamSlot: (keyId, connectionId, limit, ttl) =>
+      Effect.gen(function* () {
+        const ms = yield* slotTtl("PublicCatalog.acquireStreamSlot", Keys.publicStreamSlots(keyId), ttl)
+        const now = yield* Clock.currentTimeMillis
+        const held = liveSlots(keyId, now)
+        if (!held.has(connectionId) && held.size >= limit) return false
+        held.set(connectionId, now + ms)
+        return true
+      }),
+    refreshStreamSlot: (keyId, connectionId, ttl) =>
+      Effect.gen(function* () {
+        const ms = yield* slotTtl("PublicCatalog.refreshStreamSlot", Keys.publicStreamSlots(keyId), ttl)
+        const now = yield* Clock.currentTimeMillis
+        liveSlots(keyId, now).set(connectionId, now + ms)
+      }),
+    releaseStreamSlot: (keyId, connectionId) => Effect.sync(() => void slots.get(keyId)?.delete(connectionId)),
+    streamSlots: (keyId) => Effect.map(Clock.currentTimeMillis, (now) => liveSlots(keyId, now).size)
   })
 })

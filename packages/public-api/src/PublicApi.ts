@@ -48,10 +48,22 @@ export class ApiKeyAuth extends HttpApiMiddleware.Tag<ApiKeyAuth>()("ApiKeyAuth"
 
 /** A query or path parameter: a string on the wire, typed for readers by `jsonSchema`. */
 const param = (description: string, jsonSchema: object, example: string) =>
+  Schema.transform(Schema.Union(Schema.String, Schema.Array(Schema.String)), Schema.String, {
+    strict: true,
+    // A parameter sent twice arrives as an array: joined, it fails the parameter's own check in the envelope.
+    decode: (value) => (typeof value === "string" ? value : value.join(",")),
+    encode: (value) => value
+  }).annotations({ description, jsonSchema: { ...jsonSchema, description }, examples: [example] })
+
+/** A path segment: always one string. */
+const segment = (description: string, jsonSchema: object, example: string) =>
   Schema.String.annotations({ description, jsonSchema: { ...jsonSchema, description }, examples: [example] })
 
 const exchangeName = param("Exchange name as listed by GET /public/v1/exchanges", { type: "string" }, "binance")
 const symbolId = param("The exchange's product id as listed by the symbols endpoint", { type: "string" }, "BTCUSDT")
+const exchangeSegment = segment("Exchange name as listed by GET /public/v1/exchanges", { type: "string" }, "binance")
+const symbolSegment = segment("The exchange's product id as listed by the symbols endpoint", { type: "string" }, "BTCUSDT")
+const timeframeSegment = segment("Candle interval", { type: "string", enum: ["5m", "15m", "1h", "4h", "1d"] }, "1h")
 const timeframe = param(
   "Candle interval",
   { type: "string", enum: ["5m", "15m", "1h", "4h", "1d"] },
@@ -92,7 +104,7 @@ export const ExchangesGroup = HttpApiGroup.make("exchanges")
 export const SymbolsGroup = HttpApiGroup.make("symbols")
   .add(
     HttpApiEndpoint.get("listSymbols", "/exchanges/:exchange/symbols")
-      .setPath(Schema.Struct({ exchange: exchangeName }))
+      .setPath(Schema.Struct({ exchange: exchangeSegment }))
       .setUrlParams(
         Schema.Struct({
           grade: Schema.optional(
@@ -116,7 +128,7 @@ export const SymbolsGroup = HttpApiGroup.make("symbols")
 export const CandlesGroup = HttpApiGroup.make("candles")
   .add(
     HttpApiEndpoint.get("listCandles", "/exchanges/:exchange/candles/:symbol/:timeframe")
-      .setPath(Schema.Struct({ exchange: exchangeName, symbol: symbolId, timeframe }))
+      .setPath(Schema.Struct({ exchange: exchangeSegment, symbol: symbolSegment, timeframe: timeframeSegment }))
       .setUrlParams(
         Schema.Struct({
           from: Schema.optional(instant("Earliest candle open time to include")),
@@ -141,7 +153,7 @@ export const CandlesGroup = HttpApiGroup.make("candles")
 export const SignalsGroup = HttpApiGroup.make("signals")
   .add(
     HttpApiEndpoint.get("listSignals", "/exchanges/:exchange/signals/:symbol")
-      .setPath(Schema.Struct({ exchange: exchangeName, symbol: symbolId }))
+      .setPath(Schema.Struct({ exchange: exchangeSegment, symbol: symbolSegment }))
       .setUrlParams(Schema.Struct({ timeframe: Schema.optional(timeframe) }))
       .addSuccess(Dto.SignalList)
       .annotate(OpenApi.Summary, "Generic trade signals of a symbol")

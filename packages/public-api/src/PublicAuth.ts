@@ -18,7 +18,7 @@ const setHeaders = (headers: Record<string, string>) =>
 
 /** The budget of one key: charge one request, or fail `RateLimited` with the headers set. */
 export const charge = (limiter: RateLimiter.RateLimiter, keyId: number, limit: number) =>
-  limiter.consume({ key: `key:${keyId}`, limit, window: "1 minute", algorithm: "fixed-window", onExceeded: "fail" }).pipe(
+  limiter.consume({ key: `key:${keyId}`, limit, window: Duration.millis(Math.ceil(60_000 / limit) * limit), algorithm: "fixed-window", onExceeded: "fail" }).pipe(
     Effect.tap((result) =>
       setHeaders({
         "ratelimit-limit": String(limit),

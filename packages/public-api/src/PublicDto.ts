@@ -3,7 +3,7 @@
  * (`PublicMapping`), never by deleting fields from them, so nothing internal can leak by being forgotten; and
  * every schema carries a description and an example, for readers of the OpenAPI document who are programs.
  */
-import { Schema } from "effect"
+import { Option, Schema, SchemaAST } from "effect"
 
 const Iso = Schema.String.annotations({
   description: "ISO-8601 timestamp in UTC",
@@ -31,8 +31,17 @@ export const Meta = Schema.Struct({
 export type Meta = typeof Meta.Type
 
 /** The envelope `{ data, meta }` around a list of `item`. */
-export const envelope = <A, I>(item: Schema.Schema<A, I>, identifier: string, description: string) =>
-  Schema.Struct({ data: Schema.Array(item), meta: Meta }).annotations({ identifier, description })
+export const envelope = <A, I>(item: Schema.Schema<A, I>, identifier: string, description: string) => {
+  // The example page holds the item's own first example.
+  const example = Option.flatMap(SchemaAST.getExamplesAnnotation(item.ast), (examples) => Option.fromNullable(examples[0]))
+  return Schema.Struct({ data: Schema.Array(item), meta: Meta }).annotations({
+    identifier,
+    description,
+    ...(Option.isSome(example)
+      ? { examples: [{ data: [example.value as A], meta: { cursor: null, hasMore: false, count: 1 } }] as const }
+      : {})
+  })
+}
 
 const ExchangeState = Schema.Literal(
   "offline",
@@ -45,6 +54,7 @@ const ExchangeState = Schema.Literal(
   "stopped"
 ).annotations({
   identifier: "ExchangeState",
+  examples: ["active"],
   description:
     "Live state of the instance serving the exchange: `active` means candles and signals are live; `warming` " +
     "means history is being loaded; `reconnecting` means live data is interrupted; `offline` means no instance " +
@@ -103,7 +113,7 @@ export const PublicSymbol = Schema.Struct({
   baseAsset: Schema.String.annotations({ description: "Asset bought or sold", examples: ["BTC"] }),
   quoteAsset: Schema.String.annotations({ description: "Asset prices are quoted in", examples: ["USDT"] }),
   liquidityGrade: LiquidityGrade,
-  rank: Schema.NullOr(Schema.Int).annotations({
+  rank: Schema.NullOr(Schema.Int.annotations({ description: "Rank", examples: [1] })).annotations({
     description: "Position by 24 h quote volume on this exchange, 1 = most traded; null when unranked"
   }),
   quoteVolume24h: Schema.Number.annotations({ description: "Volume of the last 24 h in quote units" })

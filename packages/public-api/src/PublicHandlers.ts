@@ -83,8 +83,9 @@ const gradeOrder = ["A", "B", "C", "D", "E"] as const
 export const ExchangesLive = HttpApiBuilder.group(PublicApi, "exchanges", (handlers) =>
   Effect.gen(function* () {
     const ctx = yield* make
-    return handlers.handle("listExchanges", () =>
+    return handlers.handle("listExchanges", ({ request }) =>
       Effect.gen(function* () {
+        yield* Params.onlyKnown(request, [])
         const rows = yield* ctx.exchangeRows
         const live = yield* ctx.statuses.list().pipe(Effect.catchAll(unavailable("Exchange status")))
         const data = rows.map((row) => Mapping.exchange(row, live.find((s) => s.exchangeId === row.id)))
@@ -97,8 +98,9 @@ export const ExchangesLive = HttpApiBuilder.group(PublicApi, "exchanges", (handl
 export const SymbolsLive = HttpApiBuilder.group(PublicApi, "symbols", (handlers) =>
   Effect.gen(function* () {
     const ctx = yield* make
-    return handlers.handle("listSymbols", ({ path, urlParams }) =>
+    return handlers.handle("listSymbols", ({ path, urlParams, request }) =>
       Effect.gen(function* () {
+        yield* Params.onlyKnown(request, ["grade", "limit", "cursor"])
         const row = yield* ctx.exchangeNamed(path.exchange)
         const grade = yield* Params.oneOf(urlParams.grade, "grade", gradeOrder)
         const limit = yield* Params.limit(urlParams.limit, symbolLimit.max, symbolLimit.fallback)
@@ -117,8 +119,9 @@ export const SymbolsLive = HttpApiBuilder.group(PublicApi, "symbols", (handlers)
 export const CandlesLive = HttpApiBuilder.group(PublicApi, "candles", (handlers) =>
   Effect.gen(function* () {
     const ctx = yield* make
-    return handlers.handle("listCandles", ({ path, urlParams }) =>
+    return handlers.handle("listCandles", ({ path, urlParams, request }) =>
       Effect.gen(function* () {
+        yield* Params.onlyKnown(request, ["from", "to", "limit", "cursor"])
         const row = yield* ctx.exchangeNamed(path.exchange)
         const timeframe = yield* ctx.timeframeOn(row, path.timeframe)
         yield* ctx.symbolOn(row, path.symbol)
@@ -148,8 +151,9 @@ export const CandlesLive = HttpApiBuilder.group(PublicApi, "candles", (handlers)
 export const SignalsLive = HttpApiBuilder.group(PublicApi, "signals", (handlers) =>
   Effect.gen(function* () {
     const ctx = yield* make
-    return handlers.handle("listSignals", ({ path, urlParams }) =>
+    return handlers.handle("listSignals", ({ path, urlParams, request }) =>
       Effect.gen(function* () {
+        yield* Params.onlyKnown(request, ["timeframe"])
         const row = yield* ctx.exchangeNamed(path.exchange)
         yield* ctx.symbolOn(row, path.symbol)
         const only = urlParams.timeframe === undefined ? undefined : yield* ctx.timeframeOn(row, urlParams.timeframe)
@@ -174,8 +178,9 @@ export const SignalsLive = HttpApiBuilder.group(PublicApi, "signals", (handlers)
 export const AlertsLive = HttpApiBuilder.group(PublicApi, "alerts", (handlers) =>
   Effect.gen(function* () {
     const ctx = yield* make
-    return handlers.handle("listAlerts", ({ urlParams }) =>
+    return handlers.handle("listAlerts", ({ urlParams, request }) =>
       Effect.gen(function* () {
+        yield* Params.onlyKnown(request, ["exchange", "symbol", "timeframe", "signalType", "direction", "from", "to", "limit", "cursor"])
         const exchange =
           urlParams.exchange === undefined ? undefined : (yield* ctx.exchangeNamed(urlParams.exchange)).name
         const symbol = urlParams.symbol === undefined ? undefined : yield* Params.name(urlParams.symbol, "symbol")
@@ -189,7 +194,7 @@ export const AlertsLive = HttpApiBuilder.group(PublicApi, "alerts", (handlers) =
         const limit = yield* Params.limit(urlParams.limit, alertLimit.max, alertLimit.fallback)
         const query = [exchange, symbol, timeframe, signalType, direction, from, to].map((v) => v ?? "").join("|")
         const before = yield* Params.decodeCursor(urlParams.cursor, "alerts", query, "string")
-        if (before !== undefined && !/^\d+-\d+$/.test(before)) {
+        if (before !== undefined && !/^\d{1,15}-\d{1,15}$/.test(before)) {
           return yield* new BadRequest({ message: "cursor does not point into the alert history" })
         }
         const matches = (alert: Alert.Alert): boolean =>

@@ -2,6 +2,7 @@
  * Validation of the public API's parameters and its opaque cursors. Every failure is a `BadRequest` whose
  * message names the parameter, what it accepts and (shortened) what was sent.
  */
+import type { HttpServerRequest } from "@effect/platform"
 import { Timeframe } from "@livermore/domain"
 import { Effect, Schema } from "effect"
 import { BadRequest } from "./PublicErrors.js"
@@ -99,3 +100,18 @@ export const decodeCursor = <P extends "number" | "string">(
     if (typeof body.p === "number" && !(Number.isSafeInteger(body.p) && body.p >= 0)) return yield* invalid
     return body.p as P extends "number" ? number : string
   })
+
+/** Only the query parameters an endpoint accepts: a misspelt one (`limt=5`) is refused, not silently ignored. */
+export const onlyKnown = (
+  request: HttpServerRequest.HttpServerRequest,
+  accepted: ReadonlyArray<string>
+): Effect.Effect<void, BadRequest> => {
+  const query = request.url.indexOf("?")
+  const names = query === -1 ? [] : [...new URLSearchParams(request.url.slice(query + 1)).keys()]
+  const unknown = names.find((name) => !accepted.includes(name))
+  return unknown === undefined
+    ? Effect.void
+    : bad(
+        `unknown query parameter ${shown(unknown)}; this endpoint accepts ${accepted.length === 0 ? "none" : accepted.join(", ")}`
+      )
+}

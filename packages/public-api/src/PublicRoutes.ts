@@ -3,7 +3,7 @@
  * page `/public/v1/docs`, CORS for the configured origins, and the envelope for paths that do not exist.
  * The stream (`PublicStream`) is added beside it by the application.
  */
-import { HttpApiScalar, HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import { HttpApiScalar, HttpLayerRouter, HttpServerError, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { PublicApi } from "./PublicApi.js"
 import { PublicApiConfig } from "./PublicApiConfig.js"
@@ -22,6 +22,23 @@ const NotFoundRoute = HttpLayerRouter.add(
     errorBody("not_found", `No such endpoint; the endpoints are listed in ${openApiPath} (docs at ${docsPath})`),
     { status: 404 }
   ).pipe(Effect.orDie)
+)
+
+/**
+ * What the router itself cannot route (a path parameter over its 100-character limit, a malformed %-escape,
+ * `/public/v1` itself) never reaches `NotFoundRoute`: answer those under `/public/v1` with the envelope too.
+ */
+const Unroutable = HttpLayerRouter.middleware(
+  (app) =>
+    Effect.catchAll(app, (error: unknown) =>
+      error instanceof HttpServerError.RouteNotFound && error.request.url.startsWith("/public/v1")
+        ? HttpServerResponse.json(
+            errorBody("not_found", `No such endpoint; the endpoints are listed in ${openApiPath} (docs at ${docsPath})`),
+            { status: 404 }
+          ).pipe(Effect.orDie)
+        : Effect.fail(error)
+    ),
+  { global: true }
 )
 
 /** CORS for `PublicApiConfig.corsOrigins`; none configured: no CORS headers, browsers keep to same-origin. */
@@ -47,5 +64,6 @@ export const layer = Layer.mergeAll(
   ),
   HttpApiScalar.layerHttpLayerRouter({ api: PublicApi, path: docsPath }),
   NotFoundRoute,
+  Unroutable,
   Cors
 )
