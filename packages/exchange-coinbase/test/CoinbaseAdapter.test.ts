@@ -81,10 +81,7 @@ describe("CoinbaseAdapter against exchange-sim: live stream", () => {
         // 2400× sim time from ten minutes before a UTC midnight: a 5m bucket lasts 125 ms, four hours 6 s.
         const midnight = Timeframe.nextBoundary("1d", Date.now())
         const sim = yield* start({ symbols: 10, seed: 3, speed: 2400, startTime: midnight - 10 * 60_000 })
-        // The close timer waits 30 sim minutes (750 ms) for a bucket's last update, as in acceptance.test.ts: with
-        // 5 sim minutes (125 ms) an event loop stalled by other work (test files run in parallel) could close a
-        // 5m candle before its final update was handled, and the candles built from it would differ from the venue's.
-        const adapter = yield* adapterOn(sim, { closeGrace: "30 minutes" })
+        const adapter = yield* adapterOn(sim, { closeGrace: "5 minutes" })
         const liquid = sim.market.symbols.filter((s) => !s.illiquid).slice(0, 3).map((s) => s.coinbase)
         const illiquid = sim.market.symbols.filter((s) => s.illiquid).map((s) => s.coinbase)[0]!
         const symbols = [...liquid, illiquid].map(sym)
