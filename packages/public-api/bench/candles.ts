@@ -11,8 +11,10 @@
  * header. Any answer other than 200 fails the bench.
  *
  * Two phases: saturation (BENCH_CONNECTIONS connections, each sending its next request as soon as the last
- * is answered: throughput, and latency that includes queueing) and a fixed offered rate below both servers'
- * capacity (latency of the work itself). Latencies are the generator's own response times, pooled over rounds.
+ * is answered: throughput, and latency that includes queueing) and one request at a time (a single connection
+ * capped at BENCH_RATE requests a second — autocannon sends up to the cap back to back, then waits for the next
+ * second — so nothing queues: the latency of the work itself). Latencies are the generator's own response times,
+ * pooled over rounds.
  * CPU per request is read from /proc for the server and from INFO cpu for Redis.
  *
  * Environment: BENCH_DURATION (s per saturation round, 8), BENCH_ROUNDS (pairs, 3), BENCH_WARMUP (s, 3),
@@ -30,6 +32,7 @@ import {
   cleanup,
   cpuSeconds,
   envInt,
+  finisher,
   fixed,
   freshPrefix,
   loadAverage,
@@ -88,7 +91,7 @@ const runRound = (
   seconds: number,
   setupRequest: (request: autocannon.Request) => autocannon.Request,
   redis: Redis,
-  offeredRate?: number
+  paced?: { readonly connections: number; readonly rate: number }
 ): Promise<Round> =>
   new Promise((resolve, reject) => {
     const latencies: Array<number> = []
@@ -99,10 +102,10 @@ const runRound = (
       const instance = autocannon(
         {
           url: `http://127.0.0.1:${server.port}`,
-          connections,
+          connections: paced?.connections ?? connections,
           pipelining: 1,
           duration: seconds,
-          ...(offeredRate === undefined ? {} : { overallRate: offeredRate }),
+          ...(paced === undefined ? {} : { overallRate: paced.rate }),
           requests: [{ method: "GET", path: candlesPath, setupRequest }]
         },
         (error, result) => {
@@ -181,6 +184,13 @@ const main = async () => {
   const keys = makeKeys(keyCount)
   const redis = new Redis(redisUrl)
   const servers: Array<Server> = []
+  const finish = finisher(async () => {
+    // Let requests still in flight when the generator stopped finish before the servers close their connections.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await Promise.all(servers.map(stopServer))
+    await cleanup(prefix)
+    redis.disconnect()
+  })
   try {
     console.log(`candles bench: ${machine()}`)
     console.log(
@@ -207,12 +217,17 @@ const main = async () => {
     const setupRequest = keyRotation(keys.slice(1))
     for (const server of [livermore, fastify]) check(await runRound(server, warmup, setupRequest, redis), "warm-up")
 
-    const phase = async (label: string, pairs: number, seconds: number, offeredRate?: number) => {
+    const phase = async (
+      label: string,
+      pairs: number,
+      seconds: number,
+      paced?: { readonly connections: number; readonly rate: number }
+    ) => {
       const results: Array<Round> = []
       for (let pair = 0; pair < pairs; pair++) {
         const order = pair % 2 === 0 ? [livermore, fastify] : [fastify, livermore]
         for (const server of order) {
-          const round = await runRound(server, seconds, setupRequest, redis, offeredRate)
+          const round = await runRound(server, seconds, setupRequest, redis, paced)
           check(round, `${label} round ${pair + 1}`)
           results.push(round)
           console.log(
@@ -226,12 +241,12 @@ const main = async () => {
 
     console.log(`  saturation: ${connections} connections, as fast as each server answers`)
     const saturated = await phase("round", rounds, duration)
-    console.log(`  fixed rate: ${rate} req/s offered to each (below both capacities), latency without queueing`)
-    const paced = await phase("paced", ratePairs, rateDuration, rate)
+    console.log(`  one at a time: 1 connection, at most ${rate} req/s — latency of the work itself, no queueing`)
+    const paced = await phase("paced", ratePairs, rateDuration, { connections: 1, rate })
 
     console.log("")
     console.log("  phase       target      req/s   p50 ms   p99 ms   max ms   server CPU/req   Redis CPU/req   server CPU   generator CPU")
-    for (const [name, result] of [["saturation", saturated], [`${rate} req/s`, paced]] as const) {
+    for (const [name, result] of [["saturation", saturated], ["one by one", paced]] as const) {
       for (const s of [result.livermore, result.fastify]) {
         console.log(
           `  ${name.padEnd(11)} ${s.target.padEnd(9)} ${fixed(s.rps, 0).padStart(7)} ${fixed(s.p50, 2).padStart(8)} ` +
@@ -248,7 +263,7 @@ const main = async () => {
     console.log(
       `  Livermore/Fastify: ${fixed(ratio, 2)}× req/s (goal ≥ 1.0×: ${ratio >= 1 ? "met" : "NOT met"}); ` +
         `under saturation p50 ${fixed(l.p50 / f.p50, 2)}× and p99 ${fixed(l.p99 / f.p99, 2)}× the baseline's latency; ` +
-        `at ${rate} req/s p50 ${fixed(paced.livermore.p50 / paced.fastify.p50, 2)}× and p99 ` +
+        `one at a time p50 ${fixed(paced.livermore.p50 / paced.fastify.p50, 2)}× and p99 ` +
         `${fixed(paced.livermore.p99 / paced.fastify.p99, 2)}×; ${fixed(l.serverCpuPerRequest / f.serverCpuPerRequest, 1)}× its CPU per request`
     )
     const livermoreRequests = l.requests + paced.livermore.requests
@@ -259,10 +274,7 @@ const main = async () => {
     )
     console.log(`  load average at the end: ${loadAverage()}`)
   } finally {
-    await Promise.all(servers.map(stopServer))
-    const deleted = await cleanup(prefix)
-    redis.disconnect()
-    if (deleted === 0) console.log("  (nothing to clean up)")
+    await finish()
   }
 }
 

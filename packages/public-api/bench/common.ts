@@ -3,7 +3,7 @@
  * seeded catalog (exchanges, Tier 1 symbols, thousands of API keys) and candles, written through Livermore's own
  * cache services so the stored format is exactly what production writes, plus small statistics helpers.
  */
-import { CacheConfig, CacheServices, CandleCache, PublicCatalog, RedisClient } from "@livermore/cache"
+import { CacheConfig, CacheServices, CandleCache, type Keys, PublicCatalog, RedisClient } from "@livermore/cache"
 import { Candle, Exchange, Market, Timeframe } from "@livermore/domain"
 import { Effect, Layer } from "effect"
 import { Redis } from "ioredis"
@@ -122,7 +122,7 @@ export const cacheLayer = (prefix: string) =>
 
 /** The candles of one series, for `seed`. */
 export interface SeededSeries {
-  readonly series: typeof benchSeries
+  readonly series: Keys.SeriesKey
   readonly candles: ReadonlyArray<Candle.Candle>
 }
 
@@ -226,7 +226,10 @@ export const startServer = (
 /** Ask a server child to stop (so a CPU profile is written), killing it if it has not within 10 s. */
 export const stopServer = (server: Server): Promise<void> =>
   new Promise((resolve) => {
-    if (server.child.exitCode !== null || server.child.signalCode !== null) return resolve()
+    if (server.child.exitCode !== null || server.child.signalCode !== null || !server.child.connected) {
+      server.child.kill("SIGKILL")
+      return resolve()
+    }
     const timer = setTimeout(() => server.child.kill("SIGKILL"), 10_000)
     server.child.once("exit", () => {
       clearTimeout(timer)
@@ -234,6 +237,25 @@ export const stopServer = (server: Server): Promise<void> =>
     })
     server.child.send("stop")
   })
+
+/**
+ * `finish` as a function that runs it once, and also on SIGINT or SIGTERM (then exits 130 or 143), so that an
+ * interrupted bench still stops its servers and deletes its namespace.
+ */
+export const finisher = (finish: () => Promise<void>): (() => Promise<void>) => {
+  let running: Promise<void> | undefined
+  const once = () => {
+    running ??= finish()
+    return running
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`  ${signal}: stopping the servers and deleting the bench's keys`)
+    void once().finally(() => process.exit(signal === "SIGINT" ? 130 : 143))
+  }
+  process.once("SIGINT", onSignal)
+  process.once("SIGTERM", onSignal)
+  return once
+}
 
 /** CPU seconds (user + system) a process has used so far, from /proc; NaN where there is no /proc. */
 export const cpuSeconds = (pid: number | undefined): number => {

@@ -5,19 +5,21 @@
  * holds the clients (`ws`) and publishes. Each client connects with an API key (4 connections per key, under the
  * cap of 5, so 1,250 keys), subscribes to the hot topic `binance:candles:BTCUSDT:1h` that every client follows
  * and to one of 10 other candle topics, and waits for both snapshots. Then, round after round, one closed candle
- * per topic (11) is published in one batch on the closed-candle channels through Livermore's `Bus` with the
- * engine's `Ingest.CandleClosed` schema — exactly what ingest publishes when the hour closes — and the bench
+ * per topic (11, each the one after the previous round's) is written to the cache and then published in one batch
+ * on the closed-candle channels through Livermore's `Bus` with the engine's `Ingest.CandleClosed` schema — what
+ * ingest does when the hour closes (`Ingest.write`). The messages carry no timestamp of their own (the stream
+ * forwards only the public candle), so the candle's open time identifies the round, and the bench
  * times each `candle_update` from just before the publish call to its arrival in the client's `message` handler
  * (one clock: publisher and clients share this process, so the figure includes the clients' own event-loop
  * queueing). A round ends when every subscription has its update (or after 10 s). Every client must receive
  * every update, in `seq` order: any loss, gap, duplicate, error message or unexpected close is reported and fails
- * the bench.
+ * the bench; a fresh snapshot in the middle (the server's answer to a gap it saw upstream) is reported.
  *
  * Environment: BENCH_CLIENTS (5000), BENCH_PER_KEY (4), BENCH_TOPICS (10 besides the hot one), BENCH_MESSAGES
  * (rounds, 20), BENCH_PAUSE_MS (between rounds, 100), BENCH_SNAPSHOT_CANDLES (candles seeded per topic, 101),
  * BENCH_CONNECT_BATCH (connections opened at once, 250), BENCH_CPU_PROF_DIR, REDIS_URL.
  */
-import { Bus, Keys } from "@livermore/cache"
+import { Bus, CandleCache, Keys } from "@livermore/cache"
 import { Candle, type Market, Timeframe } from "@livermore/domain"
 import { Ingest } from "@livermore/engine"
 import { Effect, ManagedRuntime } from "effect"
@@ -30,6 +32,7 @@ import {
   cleanup,
   cpuSeconds,
   envInt,
+  finisher,
   fixed,
   freshPrefix,
   loadAverage,
@@ -57,9 +60,9 @@ const profileDir = process.env.BENCH_CPU_PROF_DIR
 const roundTimeoutMs = 10_000
 const timeframe: Timeframe.Timeframe = "1h"
 
-/** One candle topic: its series, its canonical name and the channel its closes are published on. */
+/** One candle topic: its series (whose closes go on `Keys.candleCloseChannel(series)`) and its canonical name. */
 interface TopicSpec {
-  readonly series: { readonly exchangeId: typeof benchExchange.id; readonly symbol: Market.SymbolId; readonly timeframe: Timeframe.Timeframe }
+  readonly series: Keys.SeriesKey
   readonly topic: string
 }
 
@@ -215,6 +218,16 @@ const main = async () => {
   const runtime = ManagedRuntime.make(cacheLayer(prefix))
   const clients: Array<Client> = []
   let server: Server | undefined
+  const finish = finisher(async () => {
+    for (const client of clients) {
+      client.ws.removeAllListeners("close")
+      client.ws.terminate()
+    }
+    if (server !== undefined) await stopServer(server)
+    await runtime.dispose()
+    await cleanup(prefix)
+    redis.disconnect()
+  })
   try {
     console.log(`stream bench: ${machine()}`)
     console.log(
@@ -223,8 +236,8 @@ const main = async () => {
     )
     const seeded = allTopics.map((t) => ({ series: t.series, candles: makeCandles(snapshotCandles, timeframe) }))
     await seed(prefix, keys, seeded)
-    // The seeded series end with the candle forming now; the published closes come after it, one hour apart.
-    const firstOpenTime = Timeframe.floor(timeframe, Date.now()) + Timeframe.durationMs[timeframe]
+    // The seeded series end with the candle forming now: the first round closes it, each next round the one after.
+    const firstOpenTime = seeded[0]!.candles.at(-1)!.openTime
     server = await startServer("livermore", "./livermore-server.ts", [prefix, "stream"], profileDir)
     const url = `ws://127.0.0.1:${server.port}/public/v1/stream`
 
@@ -253,6 +266,13 @@ const main = async () => {
         `${snapshotCandles - 1} closed candles) in ${fixed(connectSeconds, 1)} s`
     )
 
+    // As ingest does (`Ingest.write`): the closed candles are written to the cache first, then published.
+    const store = (candle: Candle.Candle) =>
+      runtime.runPromise(
+        Effect.flatMap(CandleCache.CandleCache, (cache) =>
+          cache.upsertBatch(allTopics.map((t) => ({ series: t.series, candle })))
+        )
+      )
     const publish = (messagesOfRound: ReadonlyArray<readonly [string, Ingest.CandleClosed]>) =>
       runtime.runPromise(Effect.flatMap(Bus.Bus, (bus) => bus.publishBatch(Ingest.CandleClosed, messagesOfRound)))
 
@@ -290,6 +310,7 @@ const main = async () => {
           resolve(true)
         }
       })
+      await store(candle)
       const publishedAt = performance.now()
       round.publishedAt.set(openTime, publishedAt)
       await publish(batch)
@@ -348,14 +369,7 @@ const main = async () => {
     if (failures.length > 0) throw new Error(failures.join("; "))
     console.log("  every client received every update, in order")
   } finally {
-    for (const client of clients) {
-      client.ws.removeAllListeners("close")
-      client.ws.terminate()
-    }
-    if (server !== undefined) await stopServer(server)
-    await runtime.dispose()
-    await cleanup(prefix)
-    redis.disconnect()
+    await finish()
   }
 }
 
