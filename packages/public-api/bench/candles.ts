@@ -32,6 +32,7 @@ import {
   cleanup,
   cpuSeconds,
   envInt,
+  profileDir,
   finisher,
   fixed,
   freshPrefix,
@@ -56,7 +57,6 @@ const keyCount = envInt("BENCH_KEYS", 5000)
 const rate = envInt("BENCH_RATE", 200)
 const ratePairs = envInt("BENCH_RATE_ROUNDS", 2)
 const rateDuration = envInt("BENCH_RATE_DURATION", 5)
-const profileDir = process.env.BENCH_CPU_PROF_DIR
 
 type Target = "livermore" | "fastify"
 

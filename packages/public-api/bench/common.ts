@@ -5,7 +5,7 @@
  */
 import { CacheConfig, CacheServices, CandleCache, type Keys, PublicCatalog, RedisClient } from "@livermore/cache"
 import { Candle, Exchange, Market, Timeframe } from "@livermore/domain"
-import { Effect, Layer } from "effect"
+import { Config, Effect, Layer, Option } from "effect"
 import { Redis } from "ioredis"
 import { type ChildProcess, fork } from "node:child_process"
 import { randomUUID } from "node:crypto"
@@ -14,19 +14,27 @@ import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import { hashKey } from "../src/ApiKeys.js"
 
-export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
+/** A setting of the bench from the environment, through Effect `Config` (a bad value stops the bench, naming it). */
+const setting = <A>(config: Config.Config<A>): A => Effect.runSync(config)
+
+export const redisUrl = setting(Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379")))
 
 /** A namespace of this run: every key and channel the bench touches lives under it. */
 export const freshPrefix = (): string => `bench:${randomUUID()}:`
 
-/** An integer from the environment, or `fallback`. */
-export const envInt = (name: string, fallback: number): number => {
-  const raw = process.env[name]
-  if (raw === undefined || raw === "") return fallback
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
-  return n
-}
+/** A positive integer setting, or `fallback`. */
+export const envInt = (name: string, fallback: number): number =>
+  setting(
+    Config.integer(name).pipe(
+      Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }),
+      Config.withDefault(fallback)
+    )
+  )
+
+/** `BENCH_CPU_PROF_DIR`: where the servers write `--cpu-prof` profiles; unset, no profiling. */
+export const profileDir: string | undefined = Option.getOrUndefined(
+  setting(Config.option(Config.nonEmptyString("BENCH_CPU_PROF_DIR")))
+)
 
 /** The exchanges of the catalog: three rows, like a node following a few exchanges. */
 export const exchanges: ReadonlyArray<PublicCatalog.CatalogExchange> = [

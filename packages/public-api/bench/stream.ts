@@ -32,6 +32,7 @@ import {
   cleanup,
   cpuSeconds,
   envInt,
+  profileDir,
   finisher,
   fixed,
   freshPrefix,
@@ -56,7 +57,6 @@ const messages = envInt("BENCH_MESSAGES", 20)
 const pauseMs = envInt("BENCH_PAUSE_MS", 100)
 const snapshotCandles = envInt("BENCH_SNAPSHOT_CANDLES", 101)
 const connectBatch = envInt("BENCH_CONNECT_BATCH", 250)
-const profileDir = process.env.BENCH_CPU_PROF_DIR
 const roundTimeoutMs = 10_000
 const timeframe: Timeframe.Timeframe = "1h"
 
