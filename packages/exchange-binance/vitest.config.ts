@@ -1,5 +1,7 @@
 import { defineProject } from "vitest/config"
 
 export default defineProject({
-  test: { name: "exchange-binance", include: ["test/**/*.test.ts"] }
+  // groupOrder 1: from the root, this package's files run in a group of their own (with the other simulator
+  // packages), not beside the CPU-heavy files that start `livermore` processes — see the root vitest.config.ts.
+  test: { name: "exchange-binance", include: ["test/**/*.test.ts"], sequence: { groupOrder: 1 } }
 })

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import pg from "pg"
-import { freePort, redisUrl, baseEnv as supportEnv, collect, run, start, testDatabase } from "./support.js"
+import { freePort, type Outcome, redisUrl, baseEnv as supportEnv, collect, run, start, testDatabase } from "./support.js"
 
 // Tests read their own environment; the code under test gets only what each case passes.
 
@@ -38,12 +38,15 @@ afterAll(() => db.drop())
 
 describe("livermore --help", () => {
   it("documents every command", async () => {
+    const outcomes = new Map<string, Outcome>()
     for (const args of [["--help"], ["start", "--help"], ["migrate", "--help"]]) {
       const outcome = await run(args, baseEnv())
       assert.strictEqual(outcome.code, 0, outcome.stderr)
       assert.include(outcome.stdout, "USAGE")
+      outcomes.set(args.join(" "), outcome)
     }
-    const top = await run(["--help"], baseEnv())
+    // The top-level help names the commands (the same output as checked above: one process less to start).
+    const top = outcomes.get("--help")!
     assert.include(top.stdout, "start")
     assert.include(top.stdout, "migrate")
   })
