@@ -12,6 +12,8 @@ import type { CoinbaseOptions } from "./Options.js"
 
 const FIVE_MINUTES: Interval = { ms: M.BASE_MS, offsetMs: 0 }
 const TICKER_BATCH_MS = 5000
+/** At most this many passed buckets are reported after a late tick; a longer pause is a gap, as on the venue. */
+const MAX_CATCH_UP = 50
 
 type DataChannel = "candles" | "ticker" | "ticker_batch"
 const dataChannels: ReadonlyArray<DataChannel> = ["candles", "ticker", "ticker_batch"]
@@ -291,9 +293,15 @@ export class CoinbaseSession implements Session {
       if (s === undefined) continue
       const state = this.candleState.get(id) ?? { start, sent: "" }
       if (state.start < start) {
-        // The bucket rolled: report its final state if the last update missed the closing trades.
-        const final = this.market.candle(s, FIVE_MINUTES, state.start, simNow)
-        if (final !== undefined && final.trades > 0 && signature(final) !== state.sent) updates.push(candleJson(s, final))
+        // The bucket rolled: report its final state if the last update missed the closing trades. A late tick (an
+        // event loop stalled longer than a bucket at high speed) may have passed whole buckets; Coinbase would have
+        // reported each of them while it was forming, so each gets its final state here, in time order.
+        const first = Math.max(state.start, start - MAX_CATCH_UP * M.BASE_MS)
+        for (let bucket = first; bucket < start; bucket += M.BASE_MS) {
+          const final = this.market.candle(s, FIVE_MINUTES, bucket, simNow)
+          const unchanged = bucket === state.start && final !== undefined && signature(final) === state.sent
+          if (final !== undefined && final.trades > 0 && !unchanged) updates.push(candleJson(s, final))
+        }
         state.start = start
         state.sent = ""
       }

@@ -85,6 +85,46 @@ describe("Coinbase WebSocket", () => {
     })
   )
 
+  it.scopedLive("a tick that passes whole buckets (a stalled loop) reports the final state of each, in order", () =>
+    withSim({ startTime: Date.UTC(2024, 0, 10, 12, 4, 0), speed: 0 }, async (sim) => {
+      const c = await Client.open(sim.coinbase.wsUrl)
+      c.send({ type: "subscribe", channel: "candles", product_ids: ["SOL-USD"] })
+      await c.waitFor(onChannel("candles"))
+      // One tick at 12:21 after the snapshot at 12:04: the buckets 12:00 … 12:15 ended unseen.
+      await Effect.runPromise(sim.setClock({ time: Date.UTC(2024, 0, 10, 12, 21, 0) }))
+      const first = Date.UTC(2024, 0, 10, 12, 0, 0) / 1000
+      await c.waitFor((m) => onChannel("candles")(m) && JSON.stringify(m).includes(`"start":"${first + 1200}"`), 5000)
+      const updates = c.messages
+        .filter(onChannel("candles"))
+        .flatMap((m) => arr(rec(arr(rec(m).events)[0]).candles).map(rec))
+      const finals = [0, 1, 2, 3].map((i) => String(first + i * 300))
+      const rest = arr(
+        rec(
+          (
+            await get(
+              `${sim.coinbase.restUrl}/market/products/SOL-USD/candles?start=${first}&end=${first + 900}&granularity=FIVE_MINUTE`
+            )
+          ).body
+        ).candles
+      ).map(rec)
+      assert.deepStrictEqual(
+        updates.map((u) => u.start).filter((start) => start !== finals[0] && start !== String(first + 1200)),
+        finals.slice(1),
+        "each passed bucket once, in time order, before the current one"
+      )
+      for (const start of finals) {
+        const last = updates.filter((u) => u.start === start).at(-1)!
+        const venue = rest.find((r) => r.start === start)!
+        assert.deepStrictEqual(
+          [last.open, last.high, last.low, last.close, last.volume],
+          [venue.open, venue.high, venue.low, venue.close, venue.volume],
+          `bucket ${start}`
+        )
+      }
+      c.close()
+    })
+  )
+
   it.scopedLive("heartbeats: every interval, counter rising, current_time in Go format", () =>
     withSim({ startTime: START, speed: 1, coinbase: { heartbeatIntervalMs: 100 } }, async (sim) => {
       const c = await Client.open(sim.coinbase.wsUrl)
