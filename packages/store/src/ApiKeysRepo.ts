@@ -74,6 +74,12 @@ export class ApiKeysRepo extends Context.Tag("@livermore/store/ApiKeysRepo")<
     readonly recordLastUsed: (id: number, at: Date) => Effect.Effect<void, StoreError>
     /** Every unrevoked key with its hash: what the API servers' catalog is projected from. */
     readonly activeHashes: Effect.Effect<ReadonlyArray<{ readonly key: ApiKey; readonly keyHash: string }>, StoreError>
+    /**
+     * Run `effect` in a transaction holding the keys' advisory lock, so that work which reads the keys and acts
+     * on what it read (projecting them into the cache) cannot interleave with another such work or a revocation
+     * done under the same lock.
+     */
+    readonly exclusively: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StoreError, R>
   }
 >() {}
 
@@ -174,7 +180,14 @@ export const make = Effect.gen(function* () {
       ),
       wrap("ApiKeysRepo.activeHashes"),
       Effect.withSpan("ApiKeysRepo.activeHashes")
-    )
+    ),
+    exclusively: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      sql`SELECT pg_advisory_xact_lock(hashtext('livermore.api_keys'))`.pipe(
+        Effect.zipRight(effect),
+        sql.withTransaction,
+        wrap("ApiKeysRepo.exclusively"),
+        Effect.withSpan("ApiKeysRepo.exclusively")
+      )
   })
 })
 

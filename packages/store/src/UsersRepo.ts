@@ -60,6 +60,8 @@ export class UsersRepo extends Context.Tag("@livermore/store/UsersRepo")<
     readonly upsert: (input: UpsertUser) => Effect.Effect<User, StoreError>
     readonly byId: (id: number) => Effect.Effect<User, RecordNotFound | StoreError>
     readonly byIdentity: (identityProvider: string, subject: string) => Effect.Effect<Option.Option<User>, StoreError>
+    /** Set a user's role (an identity provider's role claim, or an operator's decision). */
+    readonly setRole: (id: number, role: Role) => Effect.Effect<User, RecordNotFound | StoreError>
     /** Replace a user's settings object. */
     readonly setSettings: (id: number, settings: Settings) => Effect.Effect<User, RecordNotFound | StoreError>
   }
@@ -96,6 +98,12 @@ export const make = Effect.gen(function* () {
     execute: ({ id, settings }) => sql`UPDATE users SET settings = ${settings}::jsonb WHERE id = ${id} RETURNING *`
   })
 
+  const updateRole = SqlSchema.findOne({
+    Request: Schema.Struct({ id: Schema.Number, role: Role }),
+    Result: User,
+    execute: ({ id, role }) => sql`UPDATE users SET role = ${role} WHERE id = ${id} RETURNING *`
+  })
+
   const orNotFound = (id: number) =>
     Effect.flatMap(
       Option.match({
@@ -122,6 +130,10 @@ export const make = Effect.gen(function* () {
     byIdentity: Effect.fn("UsersRepo.byIdentity")(
       (identityProvider: string, subject: string) => findByIdentity({ identityProvider, subject }),
       wrap("UsersRepo.byIdentity")
+    ),
+    setRole: Effect.fn("UsersRepo.setRole")(
+      (id: number, role: Role) => updateRole({ id, role }).pipe(orNotFound(id)),
+      wrap("UsersRepo.setRole")
     ),
     setSettings: Effect.fn("UsersRepo.setSettings")(
       (id: number, settings: Settings) => updateSettings({ id, settings }).pipe(orNotFound(id)),

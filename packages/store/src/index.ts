@@ -1,3 +1,4 @@
+export * as AdminTokensRepo from "./AdminTokensRepo.js"
 export * as AlertsRepo from "./AlertsRepo.js"
 export * as ApiKeysRepo from "./ApiKeysRepo.js"
 export * as ExchangeSymbolsRepo from "./ExchangeSymbolsRepo.js"

@@ -29,10 +29,10 @@ describe("StoreClient.layerEmbedded (in-memory PGlite)", () => {
         assert.deepStrictEqual(info, { backend: "embedded-pglite", where: "memory" })
         const report = yield* Migrations.run({ directory: sqlDir })
         assert.deepStrictEqual(report.applied, [])
-        assert.strictEqual(report.skipped.length, 8)
+        assert.strictEqual(report.skipped.length, 9)
         const sql = yield* SqlClient.SqlClient
         const rows = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM schema_migrations`
-        assert.strictEqual(rows[0]!.n, 8)
+        assert.strictEqual(rows[0]!.n, 9)
       }).pipe(withStore),
     TIMEOUT
   )
@@ -87,7 +87,7 @@ describe("StoreClient.layerEmbedded (in-memory PGlite)", () => {
           return { applied: report.applied.length, where: info.where }
         }).pipe(Effect.provide(StoreClient.layerEmbedded({ dataDir })))
 
-        assert.deepStrictEqual(yield* bootAndMigrate, { applied: 8, where: dataDir })
+        assert.deepStrictEqual(yield* bootAndMigrate, { applied: 9, where: dataDir })
         assert.deepStrictEqual(yield* bootAndMigrate, { applied: 0, where: dataDir })
       }).pipe(Effect.provide(NodeContext.layer)),
     TIMEOUT

@@ -16,7 +16,8 @@ const expectedFiles = [
   "0005_create_exchange_symbols.sql",
   "0006_create_positions.sql",
   "0007_create_alert_history.sql",
-  "0008_create_api_keys.sql"
+  "0008_create_api_keys.sql",
+  "0009_create_admin_tokens.sql"
 ]
 
 /** Run the migrator of `directory` against `sql`. */
@@ -101,6 +102,7 @@ describe("Migrations", () => {
       assert.deepStrictEqual(
         tables.map((t) => t.table_name),
         [
+          "admin_tokens",
           "alert_history",
           "api_keys",
           "exchange_symbols",
@@ -133,7 +135,7 @@ describe("Migrations", () => {
       const path = yield* Path.Path
       const edited = path.join(dir, "0004_create_users.sql")
       yield* fs.writeFileString(edited, `${yield* fs.readFileString(edited)}\nALTER TABLE users ADD COLUMN nickname text;\n`)
-      yield* writeIn(dir, "0009_create_widgets.sql", "CREATE TABLE widgets (id serial PRIMARY KEY);")
+      yield* writeIn(dir, "0010_create_widgets.sql", "CREATE TABLE widgets (id serial PRIMARY KEY);")
 
       const error = yield* Effect.flip(migrate(sql, dir))
       assert.strictEqual(error._tag, "MigrationError")
@@ -141,7 +143,7 @@ describe("Migrations", () => {
       assert.strictEqual(error.file, "0004_create_users.sql")
       assert.include(error.message, "0004_create_users.sql")
       assert.isFalse(yield* tableExists(sql, "widgets"))
-      assert.strictEqual(yield* count(sql, "SELECT count(*)::int AS n FROM schema_migrations"), 8)
+      assert.strictEqual(yield* count(sql, "SELECT count(*)::int AS n FROM schema_migrations"), 9)
     }).pipe(withNode)
   )
 
