@@ -6,6 +6,7 @@ import * as CandleCache from "./CandleCache.js"
 import * as EventLog from "./EventLog.js"
 import * as ExchangeLock from "./ExchangeLock.js"
 import * as IndicatorStore from "./IndicatorStore.js"
+import * as InstanceRegistry from "./InstanceRegistry.js"
 import * as PublicCatalog from "./PublicCatalog.js"
 import type { RedisClient } from "./RedisClient.js"
 import * as StatusStore from "./StatusStore.js"
@@ -19,6 +20,7 @@ export type Services =
   | Bus.Bus
   | EventLog.EventLog
   | StatusStore.StatusStore
+  | InstanceRegistry.InstanceRegistry
   | ExchangeLock.ExchangeLock
   | PublicCatalog.PublicCatalog
 
@@ -30,6 +32,7 @@ export const layerRedis: Layer.Layer<Services, never, RedisClient | CacheConfig>
   Bus.layerRedis,
   EventLog.layerRedis,
   StatusStore.layerRedis,
+  InstanceRegistry.layerRedis,
   ExchangeLock.layerRedis,
   PublicCatalog.layerRedis
 )
@@ -42,6 +45,7 @@ export const layerMemory: Layer.Layer<Services, never, CacheConfig> = Layer.merg
   Bus.layerMemory,
   EventLog.layerMemory,
   StatusStore.layerMemory,
+  InstanceRegistry.layerMemory,
   ExchangeLock.layerMemory,
   PublicCatalog.layerMemory
 )

@@ -7,7 +7,7 @@ import { Context, Effect, Either, Layer, Option } from "effect"
 import type { Redis } from "ioredis"
 import { CacheConfig } from "./CacheConfig.js"
 import { CacheError } from "./CacheError.js"
-import { argument, command, decodeJson, encodeJson } from "./internal/codec.js"
+import { argument, command, encodeJson } from "./internal/codec.js"
 import * as Contiguous from "./internal/contiguous.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Script from "./internal/script.js"
@@ -107,8 +107,49 @@ const checkLimit = (op: string, key: string, limit: number): Effect.Effect<void,
     ? Effect.void
     : Effect.fail(argument(op, key, `limit must be a non-negative integer, got ${limit}`))
 
-const decodeAll = (members: ReadonlyArray<string>, op: string, key: string) =>
-  Effect.forEach(members, (member) => decodeJson(Candle.Candle, member, op, key))
+/**
+ * A cached member back to a candle: `JSON.parse`, then the schema's rules checked by hand (`Candle.violation`,
+ * held to the schema's verdict by the domain tests). A third of the cost of one `Schema` decode Effect per
+ * member, which mattered on the public API's hot path (101 members per candle page).
+ */
+const decodeCandle = (member: string, op: string, key: string): Either.Either<Candle.Candle, CacheError> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(member)
+  } catch (cause) {
+    return Either.left(new CacheError({ reason: "Decode", op, key, cause }))
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return Either.left(new CacheError({ reason: "Decode", op, key, cause: "a cached candle is not a JSON object" }))
+  }
+  const json = parsed as { readonly [field in keyof Candle.Fields]: Candle.Fields[field] }
+  // Only the schema's fields, as a decode would keep them.
+  const fields: Candle.Fields = {
+    openTime: json.openTime,
+    open: json.open,
+    high: json.high,
+    low: json.low,
+    close: json.close,
+    volume: json.volume,
+    closed: json.closed,
+    synthetic: json.synthetic
+  }
+  const broken = Candle.violation(fields)
+  return broken === undefined
+    ? Either.right(Candle.fromChecked(fields))
+    : Either.left(new CacheError({ reason: "Decode", op, key, cause: broken }))
+}
+
+const decodeAll = (members: ReadonlyArray<string>, op: string, key: string): Effect.Effect<Array<Candle.Candle>, CacheError> =>
+  Effect.suspend(() => {
+    const candles: Array<Candle.Candle> = []
+    for (const member of members) {
+      const decoded = decodeCandle(member, op, key)
+      if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+      candles.push(decoded.right)
+    }
+    return Effect.succeed(candles)
+  })
 
 /**
  * A candle's cache member: the schema's rules checked by hand and the JSON written directly (`Candle.violation`,

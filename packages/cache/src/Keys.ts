@@ -74,6 +74,16 @@ export const parseStatus = (key: string): number | undefined => {
   return match ? Number(match[1]) : undefined
 }
 
+/**
+ * `instance:{instanceId}`: what one exchange instance announces of itself (its status, also while idle or stopped,
+ * when it writes no `exchange:{id}:status`), with a TTL renewed by its heartbeat. Not in domain.md §4's table: it
+ * lets an admin find the instances waiting for a `start` to connect an exchange.
+ */
+export const instance = (instanceId: string): string => `instance:${instanceId}`
+
+/** Glob matching every instance key (for SCAN). */
+export const instancePattern = "instance:*"
+
 /** `exchange:{exchangeId}:lock`: the instance serving the exchange (JSON lease, with a TTL). */
 export const lock = (exchangeId: Exchange.ExchangeId): string => `exchange:${exchangeId}:lock`
 
@@ -145,6 +155,12 @@ export const catalogApiKey = (keyHash: string): string => `public:apikey:${keyHa
 
 /** Glob of every `catalogApiKey`. */
 export const catalogApiKeyPattern = "public:apikey:*"
+
+/**
+ * `channel:public:apikeys`: told after the catalog's keys were changed (a revocation, a resynchronisation), so
+ * that API servers drop the keys they verified recently and look them up again.
+ */
+export const apiKeysChangedChannel = "channel:public:apikeys"
 
 /** `public:apikey-used`: hash of API key id → when it was last used (ms), for the database to catch up. */
 export const catalogApiKeyUsed = "public:apikey-used"

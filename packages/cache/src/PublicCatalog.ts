@@ -264,9 +264,8 @@ export const layerRedis: Layer.Layer<PublicCatalog, never, RedisClient> = Layer.
           for (const name of stale) pipeline.del(name)
         })
       }),
-      findApiKey: Effect.fn("PublicCatalog.findApiKey")((keyHash: string) =>
-        readJson("PublicCatalog.findApiKey", Keys.catalogApiKey(keyHash), CatalogApiKey)
-      ),
+      // Untraced: the public API calls it on every request, inside the request's span.
+      findApiKey: (keyHash: string) => readJson("PublicCatalog.findApiKey", Keys.catalogApiKey(keyHash), CatalogApiKey),
       markApiKeyUsed: Effect.fn("PublicCatalog.markApiKeyUsed")(function* (id: number, at: number) {
         yield* command(redis, "PublicCatalog.markApiKeyUsed", used, (r) => r.hset(used, String(id), String(at)))
       }),

@@ -3,9 +3,10 @@
  * the heartbeat, kept with a TTL so an instance that dies without a clean stop disappears by expiry.
  */
 import { type Exchange, Status } from "@livermore/domain"
-import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Context, type Duration, Effect, Layer, Option } from "effect"
 import type { CacheError } from "./CacheError.js"
 import { command, decodeJson, encodeJson } from "./internal/codec.js"
+import { readStatus, scanKeys, skipUndecodable, ttlMillis } from "./internal/statusKeys.js"
 import * as Keys from "./Keys.js"
 import { RedisClient } from "./RedisClient.js"
 
@@ -27,22 +28,7 @@ export class StatusStore extends Context.Tag("@livermore/cache/StatusStore")<
   }
 >() {}
 
-const ttlMillis = (ttl: Duration.DurationInput): number => Math.max(1, Math.ceil(Duration.toMillis(Duration.decode(ttl))))
-
 const byExchange = (a: Status.InstanceStatus, b: Status.InstanceStatus): number => a.exchangeId - b.exchangeId
-
-const skipUndecodable = (
-  read: Effect.Effect<Option.Option<Status.InstanceStatus>, CacheError>
-): Effect.Effect<Option.Option<Status.InstanceStatus>, CacheError> =>
-  Effect.catchIf(
-    read,
-    (error) => error.reason === "Decode",
-    (error) =>
-      Effect.logWarning("Left an undecodable status out of the list").pipe(
-        Effect.annotateLogs({ key: error.key, error: error.message }),
-        Effect.as(Option.none())
-      )
-  )
 
 /** Statuses as JSON strings with PX expiry in Redis. */
 export const layerRedis: Layer.Layer<StatusStore, never, RedisClient> = Layer.effect(
@@ -51,27 +37,8 @@ export const layerRedis: Layer.Layer<StatusStore, never, RedisClient> = Layer.ef
     const redis = yield* RedisClient
     const pattern = Keys.escapeGlob(redis.prefix) + Keys.statusPattern
 
-    const read = (op: string, key: string) =>
-      Effect.gen(function* () {
-        const json = yield* command(redis, op, key, (r) => r.get(key))
-        if (json === null) return Option.none<Status.InstanceStatus>()
-        return Option.some(yield* decodeJson(Status.InstanceStatus, json, op, key))
-      })
-
-    const scan = Effect.gen(function* () {
-      const found = new Set<string>()
-      let cursor = "0"
-      do {
-        const [next, keys] = yield* command(redis, "StatusStore.list", pattern, (r) =>
-          r.scan(cursor, "MATCH", pattern, "COUNT", 200)
-        )
-        for (const key of keys) {
-          if (Keys.parseStatus(key.slice(redis.prefix.length)) !== undefined) found.add(key)
-        }
-        cursor = next
-      } while (cursor !== "0")
-      return [...found]
-    })
+    const read = (op: string, key: string) => readStatus(redis, op, key)
+    const scan = scanKeys(redis, "StatusStore.list", pattern, (key) => Keys.parseStatus(key.slice(redis.prefix.length)) !== undefined)
 
     return StatusStore.of({
       put: Effect.fn("StatusStore.put")(function* (status, ttl) {
@@ -85,7 +52,7 @@ export const layerRedis: Layer.Layer<StatusStore, never, RedisClient> = Layer.ef
       list: Effect.fn("StatusStore.list")(function* () {
         const keys = yield* scan
         // A key can expire between SCAN and GET: that status is simply no longer live.
-        const statuses = yield* Effect.forEach(keys, (key) => skipUndecodable(read("StatusStore.list", key)), {
+        const statuses = yield* Effect.forEach(keys, (key) => skipUndecodable("status", read("StatusStore.list", key)), {
           concurrency: 16
         })
         return statuses.flatMap(Option.toArray).sort(byExchange)
@@ -120,7 +87,7 @@ export const layerMemory: Layer.Layer<StatusStore> = Layer.sync(StatusStore, () 
     list: Effect.fn("StatusStore.list")(function* () {
       const now = yield* Clock.currentTimeMillis
       const statuses = yield* Effect.forEach([...live(now).values()], (value) =>
-        skipUndecodable(Effect.asSome(decodeJson(Status.InstanceStatus, value.json, "StatusStore.list", value.key)))
+        skipUndecodable("status", Effect.asSome(decodeJson(Status.InstanceStatus, value.json, "StatusStore.list", value.key)))
       )
       return statuses.flatMap(Option.toArray).sort(byExchange)
     }),

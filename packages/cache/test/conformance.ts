@@ -28,6 +28,7 @@ import * as CandleCache from "../src/CandleCache.js"
 import * as EventLog from "../src/EventLog.js"
 import * as ExchangeLock from "../src/ExchangeLock.js"
 import * as IndicatorStore from "../src/IndicatorStore.js"
+import * as InstanceRegistry from "../src/InstanceRegistry.js"
 import * as Keys from "../src/Keys.js"
 import * as PublicCatalog from "../src/PublicCatalog.js"
 import * as StatusStore from "../src/StatusStore.js"
@@ -889,6 +890,33 @@ export const conformance = <R = never>(
           yield* store.put(statusOf(a), "500 millis")
           yield* Effect.sleep("300 millis")
           assert.isTrue(Option.isSome(yield* store.get(a)))
+        })
+      )
+    })
+
+    describe("InstanceRegistry", () => {
+      test("announce several instances of one exchange, list them, withdraw one; an unrenewed one expires", () =>
+        Effect.gen(function* () {
+          const registry = yield* InstanceRegistry.InstanceRegistry
+          const exchangeId = freshExchange()
+          const named = (instanceId: string, state: Lifecycle.ConnectionState) =>
+            new Status.InstanceStatus({ ...statusOf(exchangeId, state), instanceId })
+          const mine = () =>
+            Effect.map(registry.list(), (all) =>
+              all.filter((s) => s.exchangeId === exchangeId).map((s) => [s.instanceId, s.connectionState])
+            )
+          yield* registry.announce(named("b-standby", "idle"), "10 seconds")
+          yield* registry.announce(named("a-holder", "warming"), "10 seconds")
+          yield* registry.announce(named("a-holder", "active"), "10 seconds")
+          yield* registry.announce(named("c-short", "stopped"), "200 millis")
+          assert.deepStrictEqual(yield* mine(), [
+            ["a-holder", "active"],
+            ["b-standby", "idle"],
+            ["c-short", "stopped"]
+          ])
+          yield* Effect.sleep("350 millis")
+          yield* registry.withdraw("a-holder")
+          assert.deepStrictEqual(yield* mine(), [["b-standby", "idle"]])
         })
       )
     })

@@ -193,6 +193,20 @@ conformance<RedisClient.RedisClient>("Redis layers", Live, (test) => {
         const error = yield* failure(cache.latest(inconsistent))
         assertCacheError(error, "Decode")
         assert.include(error.message, Keys.candles(inconsistent))
+
+        // JSON that is not a candle object: each a Decode error, like the schema would give.
+        const good = JSON.parse(JSON.stringify(candleAt(t0, 10))) as Record<string, unknown>
+        for (const member of ["null", "[1,2]", "42", JSON.stringify({ ...good, open: "10" }), JSON.stringify({ ...good, closed: 1 }), JSON.stringify({ ...good, volume: undefined })]) {
+          const misfit = freshSeries()
+          yield* raw((r) => r.zadd(`${prefix}${Keys.candles(misfit)}`, t0, member))
+          assertCacheError(yield* failure(cache.newestInRange(misfit, 0, Number.MAX_SAFE_INTEGER, 5)), "Decode")
+        }
+        // Fields the schema does not know are dropped, as a decode drops them.
+        const extra = freshSeries()
+        yield* raw((r) => r.zadd(`${prefix}${Keys.candles(extra)}`, t0, JSON.stringify({ ...good, secret: 1 })))
+        const [read] = yield* cache.newestInRange(extra, 0, Number.MAX_SAFE_INTEGER, 5)
+        assert.deepStrictEqual(Object.keys(read!).sort(), Object.keys(good).sort())
+        assert.deepStrictEqual(read, candleAt(t0, 10))
       })
     )
 

@@ -12,7 +12,14 @@ const commandFields = {
   issuedBy: Schema.String
 }
 
-export class Start extends Schema.TaggedClass<Start>()("start", { ...commandFields }) {}
+export class Start extends Schema.TaggedClass<Start>()("start", {
+  ...commandFields,
+  /**
+   * Another instance holds the exchange's lock: ask it to stop, wait for the lock, then start (domain.md §5: taking
+   * over is an explicit act). Without it a held lock refuses the start, naming the holder.
+   */
+  takeover: Schema.optionalWith(Schema.Boolean, { exact: true })
+}) {}
 export class Stop extends Schema.TaggedClass<Stop>()("stop", { ...commandFields, reason: Schema.String }) {}
 export class Pause extends Schema.TaggedClass<Pause>()("pause", { ...commandFields }) {}
 export class Resume extends Schema.TaggedClass<Resume>()("resume", { ...commandFields }) {}

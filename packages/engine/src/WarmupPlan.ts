@@ -3,7 +3,7 @@
  * fetch (only the missing range, never the whole history), the schedule and stats Schemas, the progress math,
  * and filling the intervals an exchange left empty with synthetic candles.
  */
-import { Candle, Exchange, Market, Timeframe } from "@livermore/domain"
+import { Candle, Exchange, Market, Timeframe, Warmup } from "@livermore/domain"
 import { Schema } from "effect"
 
 /** Contiguous closed candles a pair needs, ending at the most recent closed boundary (domain.md §6). */
@@ -40,40 +40,13 @@ export class Schedule extends Schema.Class<Schedule>("WarmupSchedule")({
   entries: Schema.Array(Entry)
 }) {}
 
-/** Warmup status (domain.md §6). `failed` means the run itself aborted; failed pairs are listed in `failures`. */
-export const Status = Schema.Literal("scanning", "fetching", "completed", "failed")
-export type Status = typeof Status.Type
-
-/** A scheduled pair whose fetch failed; warmup went on with the others. */
-export class Failure extends Schema.Class<Failure>("WarmupFailure")({
-  symbol: Market.SymbolId,
-  timeframe: Timeframe.Timeframe,
-  from: Schema.Int,
-  to: Schema.Int,
-  error: Schema.String
-}) {}
-
-/** Live progress, at `exchange:{id}:warm-up-schedule:stats` and published on each update. */
-export class Stats extends Schema.Class<Stats>("WarmupStats")({
-  status: Status,
-  totalPairs: Schema.NonNegativeInt,
-  skippedPairs: Schema.NonNegativeInt,
-  scheduledPairs: Schema.NonNegativeInt,
-  completedPairs: Schema.NonNegativeInt,
-  failedPairs: Schema.NonNegativeInt,
-  /** 0–100, of the scheduled pairs done (completed or failed); 100 when nothing is scheduled. */
-  percentComplete: Schema.Number.pipe(Schema.between(0, 100)),
-  /** Seconds left at the pace so far; null until one pair is done. */
-  etaSeconds: Schema.NullOr(Schema.NonNegativeInt),
-  currentSymbol: Schema.NullOr(Market.SymbolId),
-  currentTimeframe: Schema.NullOr(Timeframe.Timeframe),
-  /** ms since the epoch. */
-  startedAt: Schema.Int,
-  updatedAt: Schema.Int,
-  failures: Schema.Array(Failure),
-  /** Why the run aborted, when `status` is `failed`. */
-  error: Schema.optionalWith(Schema.String, { exact: true })
-}) {}
+// The progress Schemas live in the domain package, which the admin web UI can import (this package it cannot).
+export const Status = Warmup.Status
+export type Status = Warmup.Status
+export const Failure = Warmup.Failure
+export type Failure = Warmup.Failure
+export const Stats = Warmup.Stats
+export type Stats = Warmup.Stats
 
 /** What the cache holds for one pair, as the scan sees it. */
 export interface Holding {
