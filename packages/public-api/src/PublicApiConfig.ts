@@ -23,6 +23,12 @@ export class PublicApiConfig extends Context.Tag("@livermore/public-api/PublicAp
      * Default 30 seconds, env `PUBLIC_STREAM_PING_INTERVAL`.
      */
     readonly streamPingInterval: Duration.Duration
+    /**
+     * How long a process reuses what it read for many requests: the exchange and symbol lists, and each encoded
+     * candle page (a close of the series replaces its pages at once). Default 1 second; 0 turns it off. Env
+     * `PUBLIC_API_CACHE_TTL` (a duration such as `500 millis`).
+     */
+    readonly cacheTtl: Duration.Duration
   }
 >() {}
 
@@ -31,7 +37,8 @@ export const defaults: Context.Tag.Service<PublicApiConfig> = {
   corsOrigins: [],
   streamConnectionsPerKey: 5,
   streamQueueLimit: 1000,
-  streamPingInterval: Duration.seconds(30)
+  streamPingInterval: Duration.seconds(30),
+  cacheTtl: Duration.seconds(1)
 }
 
 const positive = (name: string, fallback: number) =>
@@ -58,7 +65,14 @@ export const config: Config.Config<Context.Tag.Service<PublicApiConfig>> = Confi
   ),
   streamConnectionsPerKey: positive("PUBLIC_STREAM_MAX_CONNECTIONS_PER_KEY", defaults.streamConnectionsPerKey),
   streamQueueLimit: positive("PUBLIC_STREAM_QUEUE_LIMIT", defaults.streamQueueLimit),
-  streamPingInterval: Config.duration("PUBLIC_STREAM_PING_INTERVAL").pipe(Config.withDefault(defaults.streamPingInterval))
+  streamPingInterval: Config.duration("PUBLIC_STREAM_PING_INTERVAL").pipe(Config.withDefault(defaults.streamPingInterval)),
+  cacheTtl: Config.duration("PUBLIC_API_CACHE_TTL").pipe(
+    Config.validate({
+      message: "PUBLIC_API_CACHE_TTL must be at most 1 minute (0 turns the cache off)",
+      validation: (ttl) => Duration.lessThanOrEqualTo(ttl, Duration.minutes(1))
+    }),
+    Config.withDefault(defaults.cacheTtl)
+  )
 })
 
 /** The config from the environment. */

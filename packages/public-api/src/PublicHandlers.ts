@@ -3,14 +3,16 @@
  * catalog — never Postgres — and answers with whitelisted DTOs in the envelope. A cache failure becomes a 503
  * that says nothing about the backend; the detail goes to the log.
  */
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { CandleCache, type CacheError, IndicatorStore, PublicCatalog, StatusStore } from "@livermore/cache"
 import { type Alert, Exchange, Market } from "@livermore/domain"
-import { Effect, Layer, Option } from "effect"
+import { Cache, Context, Duration, Effect, Exit, Layer, Option } from "effect"
+import * as CandlePages from "./CandlePages.js"
 import { alertLimit, candleLimit, PublicApi, symbolLimit } from "./PublicApi.js"
 import type * as Dto from "./PublicDto.js"
 import { BadRequest, NotFound, Unavailable } from "./PublicErrors.js"
 import * as Mapping from "./PublicMapping.js"
+import { PublicApiConfig } from "./PublicApiConfig.js"
 import * as Params from "./PublicParams.js"
 
 /** Log the backend failure, answer 503 without its detail. */
@@ -24,17 +26,32 @@ const page = <A>(data: ReadonlyArray<A>, cursor: string | null): { data: Readonl
   meta: { cursor, hasMore: cursor !== null, count: data.length }
 })
 
-/** The services the handlers read. */
+/** A success kept for `ttl`; a failure not kept. */
+const keepSuccesses = (ttl: Duration.Duration) => (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isSuccess(exit) ? ttl : Duration.zero
+
+/**
+ * What the handlers share, built once: the services they read and the catalog lookups. The exchange and symbol
+ * lists are read by nearly every request and change rarely, so each is reused for `PublicApiConfig.cacheTtl`.
+ */
 const make = Effect.gen(function* () {
   const catalog = yield* PublicCatalog.PublicCatalog
   const candles = yield* CandleCache.CandleCache
+  const pages = yield* CandlePages.CandlePages
   const indicators = yield* IndicatorStore.IndicatorStore
   const statuses = yield* StatusStore.StatusStore
+  const { cacheTtl } = yield* PublicApiConfig
 
-  const exchangeRows = catalog.exchanges.pipe(
-    Effect.map(Option.getOrElse(() => [] as ReadonlyArray<PublicCatalog.CatalogExchange>)),
-    Effect.catchAll(unavailable("The exchange list"))
-  )
+  const exchangeList = yield* Cache.makeWith({
+    capacity: 1,
+    lookup: (_: "exchanges") =>
+      catalog.exchanges.pipe(
+        Effect.map(Option.getOrElse(() => [] as ReadonlyArray<PublicCatalog.CatalogExchange>)),
+        Effect.catchAll(unavailable("The exchange list"))
+      ),
+    timeToLive: keepSuccesses(cacheTtl)
+  })
+  const exchangeRows = exchangeList.get("exchanges")
 
   /** The catalog row of the exchange named in a path, or 404 naming where the list is. */
   const exchangeNamed = (name: string) =>
@@ -47,17 +64,24 @@ const make = Effect.gen(function* () {
       return row
     })
 
-  const symbolsOf = (row: PublicCatalog.CatalogExchange) =>
-    catalog.symbols(row.id).pipe(
-      Effect.map(Option.getOrElse(() => [] as ReadonlyArray<PublicCatalog.CatalogSymbol>)),
-      Effect.catchAll(unavailable("The symbol list"))
-    )
+  /** An exchange's symbols, in catalog order and by name. */
+  const symbolLists = yield* Cache.makeWith({
+    capacity: 64,
+    lookup: (exchangeId: Exchange.ExchangeId) =>
+      catalog.symbols(exchangeId).pipe(
+        Effect.map(Option.getOrElse(() => [] as ReadonlyArray<PublicCatalog.CatalogSymbol>)),
+        Effect.map((list) => ({ list, byName: new Map<string, PublicCatalog.CatalogSymbol>(list.map((s) => [s.symbol, s] as const)) })),
+        Effect.catchAll(unavailable("The symbol list"))
+      ),
+    timeToLive: keepSuccesses(cacheTtl)
+  })
+  const symbolsOf = (row: PublicCatalog.CatalogExchange) => Effect.map(symbolLists.get(row.id), ({ list }) => list)
 
   /** The symbol named in a path, served on `row`, or 404. */
   const symbolOn = (row: PublicCatalog.CatalogExchange, symbol: string) =>
     Effect.gen(function* () {
       yield* Params.name(symbol, "symbol")
-      const found = (yield* symbolsOf(row)).find((s) => s.symbol === symbol)
+      const found = (yield* symbolLists.get(row.id)).byName.get(symbol)
       if (found === undefined) {
         return yield* new NotFound({
           message: `${row.name} does not serve "${symbol}"; GET /public/v1/exchanges/${row.name}/symbols lists its symbols`
@@ -75,14 +99,19 @@ const make = Effect.gen(function* () {
       return timeframe
     })
 
-  return { catalog, candles, indicators, statuses, exchangeRows, exchangeNamed, symbolsOf, symbolOn, timeframeOn }
+  return { catalog, candles, pages, indicators, statuses, exchangeRows, exchangeNamed, symbolsOf, symbolOn, timeframeOn }
 })
+
+class Lookups extends Context.Tag("@livermore/public-api/PublicHandlers/Lookups")<
+  Lookups,
+  Effect.Effect.Success<typeof make>
+>() {}
 
 const gradeOrder = ["A", "B", "C", "D", "E"] as const
 
 export const ExchangesLive = HttpApiBuilder.group(PublicApi, "exchanges", (handlers) =>
   Effect.gen(function* () {
-    const ctx = yield* make
+    const ctx = yield* Lookups
     return handlers.handle("listExchanges", ({ request }) =>
       Effect.gen(function* () {
         yield* Params.onlyKnown(request, [])
@@ -97,7 +126,7 @@ export const ExchangesLive = HttpApiBuilder.group(PublicApi, "exchanges", (handl
 
 export const SymbolsLive = HttpApiBuilder.group(PublicApi, "symbols", (handlers) =>
   Effect.gen(function* () {
-    const ctx = yield* make
+    const ctx = yield* Lookups
     return handlers.handle("listSymbols", ({ path, urlParams, request }) =>
       Effect.gen(function* () {
         yield* Params.onlyKnown(request, ["grade", "limit", "cursor"])
@@ -118,7 +147,7 @@ export const SymbolsLive = HttpApiBuilder.group(PublicApi, "symbols", (handlers)
 
 export const CandlesLive = HttpApiBuilder.group(PublicApi, "candles", (handlers) =>
   Effect.gen(function* () {
-    const ctx = yield* make
+    const ctx = yield* Lookups
     return handlers.handle("listCandles", ({ path, urlParams, request }) =>
       Effect.gen(function* () {
         yield* Params.onlyKnown(request, ["from", "to", "limit", "cursor"])
@@ -130,19 +159,20 @@ export const CandlesLive = HttpApiBuilder.group(PublicApi, "candles", (handlers)
         const query = `${row.name}|${path.symbol}|${timeframe}|${from ?? ""}|${to ?? ""}`
         const before = yield* Params.decodeCursor(urlParams.cursor, "candles", query, "number")
         const upper = Math.min(to ?? Number.MAX_SAFE_INTEGER, before === undefined ? Number.MAX_SAFE_INTEGER : before - 1)
-        const series = {
-          exchangeId: Exchange.ExchangeId.make(row.id),
-          symbol: Market.SymbolId.make(path.symbol),
-          timeframe
-        }
-        // One more than the page says whether an older page exists.
-        const found = yield* ctx.candles
-          .newestInRange(series, from ?? 0, upper, limit + 1)
+        const body = yield* ctx.pages
+          .get({
+            exchangeId: Exchange.ExchangeId.make(row.id),
+            symbol: Market.SymbolId.make(path.symbol),
+            timeframe,
+            from: from ?? 0,
+            upper,
+            limit,
+            cursorQuery: query,
+            cursor: (oldestOpenTime) => Params.encodeCursor("candles", query, oldestOpenTime)
+          })
           .pipe(Effect.catchAll(unavailable("Candle history")))
-        const more = found.length > limit
-        const pageCandles = more ? found.slice(1) : found
-        const next = more ? Params.encodeCursor("candles", query, pageCandles[0]!.openTime) : null
-        return page(pageCandles.map(Mapping.candle), next)
+        // Already the encoded `CandlePage` (its type and encoding are the same; the contract tests decode it).
+        return HttpServerResponse.uint8Array(body, { contentType: "application/json" })
       })
     )
   })
@@ -150,7 +180,7 @@ export const CandlesLive = HttpApiBuilder.group(PublicApi, "candles", (handlers)
 
 export const SignalsLive = HttpApiBuilder.group(PublicApi, "signals", (handlers) =>
   Effect.gen(function* () {
-    const ctx = yield* make
+    const ctx = yield* Lookups
     return handlers.handle("listSignals", ({ path, urlParams, request }) =>
       Effect.gen(function* () {
         yield* Params.onlyKnown(request, ["timeframe"])
@@ -177,7 +207,7 @@ export const SignalsLive = HttpApiBuilder.group(PublicApi, "signals", (handlers)
 
 export const AlertsLive = HttpApiBuilder.group(PublicApi, "alerts", (handlers) =>
   Effect.gen(function* () {
-    const ctx = yield* make
+    const ctx = yield* Lookups
     return handlers.handle("listAlerts", ({ urlParams, request }) =>
       Effect.gen(function* () {
         yield* Params.onlyKnown(request, ["exchange", "symbol", "timeframe", "signalType", "direction", "from", "to", "limit", "cursor"])
@@ -219,5 +249,7 @@ export const AlertsLive = HttpApiBuilder.group(PublicApi, "alerts", (handlers) =
 )
 
 /** Every group's handlers. */
-export const layer = Layer.mergeAll(ExchangesLive, SymbolsLive, CandlesLive, SignalsLive, AlertsLive)
+export const layer = Layer.mergeAll(ExchangesLive, SymbolsLive, CandlesLive, SignalsLive, AlertsLive).pipe(
+  Layer.provide(Layer.effect(Lookups, make).pipe(Layer.provide(CandlePages.layer)))
+)
 

@@ -14,14 +14,23 @@ import * as PublicHandlers from "./PublicHandlers.js"
 export const openApiPath = "/public/v1/openapi.json"
 export const docsPath = "/public/v1/docs"
 
-/** Anything under `/public/v1` that no route serves: 404 in the envelope, listing where to look. */
-const NotFoundRoute = HttpLayerRouter.add(
-  "*",
-  "/public/v1/*",
-  HttpServerResponse.json(
-    errorBody("not_found", `No such endpoint; the endpoints are listed in ${openApiPath} (docs at ${docsPath})`),
-    { status: 404 }
-  ).pipe(Effect.orDie)
+/**
+ * Anything under `/public/v1` that no route serves: 404 in the envelope, listing where to look. Every method but
+ * HEAD: the router answers a HEAD with the GET route of its path only when no HEAD route matches, and a catch-all
+ * HEAD route would match first. A HEAD nothing serves reaches `Unroutable` instead.
+ */
+const NotFoundRoute = Layer.mergeAll(
+  Layer.empty,
+  ...(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const).map((method) =>
+    HttpLayerRouter.add(
+      method,
+      "/public/v1/*",
+      HttpServerResponse.json(
+        errorBody("not_found", `No such endpoint; the endpoints are listed in ${openApiPath} (docs at ${docsPath})`),
+        { status: 404 }
+      ).pipe(Effect.orDie)
+    )
+  )
 )
 
 /**

@@ -309,6 +309,26 @@ export class PublicStreamHub extends Context.Tag("@livermore/public-api/PublicSt
 const upstreamRetry = Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))
 
 /**
+ * A hub for a node that does not serve the stream: no subscriptions, no connections. It is there only so that a
+ * node composed with the stream route switched off needs no Redis subscriptions; mounting the route over it is a
+ * defect, and each use says so.
+ */
+export const layerHubOff: Layer.Layer<PublicStreamHub> = Layer.succeed(
+  PublicStreamHub,
+  (() => {
+    const off = Effect.dieMessage("The public stream is not served by this node (its hub is off)")
+    return PublicStreamHub.of({
+      resolve: () => off,
+      attach: () => off,
+      subscribe: () => off,
+      unsubscribe: () => off,
+      detach: () => off,
+      stats: Effect.succeed({ connections: 0, topics: 0, subscriptions: 0 })
+    })
+  })()
+)
+
+/**
  * The hub: subscribes to both channel patterns while the layer is being built (so that nothing published after
  * it is up is missed) and dispatches until the layer's scope closes.
  */

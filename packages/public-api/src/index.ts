@@ -1,6 +1,7 @@
 export * as ApiKeys from "./ApiKeys.js"
 export * as PublicApi from "./PublicApi.js"
 export * as PublicApiConfig from "./PublicApiConfig.js"
+export * as PublicCatalogSync from "./PublicCatalogSync.js"
 export * as PublicAuth from "./PublicAuth.js"
 export * as PublicDto from "./PublicDto.js"
 export * as PublicErrors from "./PublicErrors.js"

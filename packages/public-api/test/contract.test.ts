@@ -477,5 +477,20 @@ layer(FixtureLive, { excludeTestServices: true, timeout: "30 seconds" })("public
         }
       })
     )
+
+    it.effect("HEAD answers like GET without a body; a HEAD nothing serves is 404", () =>
+      Effect.gen(function* () {
+        const { server, key } = yield* Fixture
+        const head = (path: string) => S.raw(server.port, { method: "HEAD", path, headers: { "x-api-key": key.key } })
+        for (const path of ["/public/v1/exchanges", "/public/v1/exchanges/binance/candles/BTCUSDT/1h?limit=5"]) {
+          const res = yield* head(path)
+          expect(res.status, path).toBe(200)
+          expect(res.headers["content-type"], path).toMatch(/^application\/json/)
+          expect(res.text, path).toBe("")
+        }
+        expect((yield* head("/public/v1/no/such/endpoint")).status).toBe(404)
+        expect((yield* head("/public/v1/exchanges/binance/candles/NOPEUSDT/1h")).status).toBe(404)
+      })
+    )
   })
 })

@@ -7,6 +7,7 @@
 import { HttpLayerRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import {
+  Bus,
   CacheConfig,
   CacheServices,
   CandleCache,
@@ -19,7 +20,7 @@ import {
 import { Alert, Candle, Exchange, Market, Status, type Timeframe } from "@livermore/domain"
 import { IndicatorRecord } from "@livermore/engine"
 import { AlertRules, MacdV } from "@livermore/indicators"
-import { Context, DateTime, Effect, Layer, type Scope } from "effect"
+import { Config, Context, DateTime, Effect, Layer, type Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders } from "node:http"
 import { ApiKeys, PublicApiConfig, PublicRateLimit, PublicRoutes } from "../src/index.js"
@@ -28,7 +29,7 @@ import { ApiKeys, PublicApiConfig, PublicRateLimit, PublicRoutes } from "../src/
 // Server
 
 /** The Redis the tests run against. */
-export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
+export const redisUrl = Effect.runSync(Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379")))
 
 /** A namespace no other run uses. */
 export const freshPrefix = (label: string): string => `pubapi-test:${label}:${randomUUID()}:`
@@ -62,6 +63,7 @@ export interface TestServer {
   readonly port: number
   readonly baseUrl: string
   readonly catalog: PublicCatalog.PublicCatalog["Type"]
+  readonly bus: Bus.Bus["Type"]
   readonly candles: CandleCache.CandleCache["Type"]
   readonly indicators: IndicatorStore.IndicatorStore["Type"]
   readonly statuses: StatusStore.StatusStore["Type"]
@@ -76,6 +78,7 @@ export const startServer = (options: ServerOptions): Effect.Effect<TestServer, n
       port: address.port,
       baseUrl: `http://127.0.0.1:${address.port}`,
       catalog: Context.get(context, PublicCatalog.PublicCatalog),
+      bus: Context.get(context, Bus.Bus),
       candles: Context.get(context, CandleCache.CandleCache),
       indicators: Context.get(context, IndicatorStore.IndicatorStore),
       statuses: Context.get(context, StatusStore.StatusStore)
