@@ -1,0 +1,5 @@
+export * as AdminAuth from "./AdminAuth.js"
+export * as AdminHandlers from "./AdminHandlers.js"
+export * as AdminRpcs from "./AdminRpcs.js"
+export * as AdminVerifier from "./AdminVerifier.js"
+export * as AdminRoutes from "./AdminRoutes.js"
