@@ -1,0 +1,244 @@
+/**
+ * The admin web UI in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against a real node:
+ * the UI built by Vite and served at /admin, a token made by `livermore admin-token create`, a node waiting idle for
+ * `sim_binance` (connected from the UI) against the exchange simulator over real sockets, real Postgres and Redis. Screenshots of each
+ * page go to `test-output/` (not committed).
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { ExchangeSim } from "@livermore/exchange-sim"
+import { Config, Effect, Exit, Scope } from "effect"
+import { randomUUID } from "node:crypto"
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
+import { type Browser, chromium, type Page } from "playwright-core"
+import { build } from "vite"
+import {
+  baseEnv,
+  collect,
+  freePort,
+  type ListeningNode,
+  redisUrl,
+  startListening,
+  startSingle,
+  testDatabase
+} from "../../node/test/support.js"
+
+const appRoot = path.resolve(import.meta.dirname, "..")
+const output = path.join(appRoot, "test-output")
+/** `CHROMIUM_PATH`: the browser to drive; default Debian's. */
+const chromiumPath = Effect.runSync(Config.string("CHROMIUM_PATH").pipe(Config.withDefault("/usr/bin/chromium")))
+
+const db = testDatabase("adminweb")
+const dataDir = mkdtempSync(path.join(tmpdir(), "livermore-adminweb-"))
+const env: NodeJS.ProcessEnv = {
+  ...baseEnv(),
+  DATABASE_URL: db.url,
+  REDIS_URL: redisUrl,
+  REDIS_KEY_PREFIX: `test:adminweb:${randomUUID()}:`,
+  LIVERMORE_DATA_DIR: dataDir
+}
+
+let scope: Scope.CloseableScope
+let node: ListeningNode | undefined
+let browser: Browser | undefined
+let page: Page
+let base = ""
+let token = ""
+
+const shot = (name: string) => page.screenshot({ path: path.join(output, `${name}.png`), fullPage: true })
+
+beforeAll(async () => {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`No browser at ${chromiumPath}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`)
+  }
+  mkdirSync(output, { recursive: true })
+  await build({ root: appRoot, logLevel: "warn" })
+  await db.create()
+  const migrated = await collect(startSingle(["migrate"], env))
+  assert.strictEqual(migrated.code, 0, migrated.stderr)
+
+  scope = await Effect.runPromise(Scope.make())
+  const sim = await Effect.runPromise(Scope.extend(ExchangeSim.make({ symbols: 8 }), scope))
+  await db.sql("UPDATE exchanges SET rest_url = $1, ws_url = $2 WHERE name = 'sim_binance'", [sim.url, sim.wsUrl])
+
+  const created = await collect(startSingle(["admin-token", "create", "--user", "ops@example.com", "--name", "browser e2e"], env))
+  assert.strictEqual(created.code, 0, created.stderr)
+  token = /Token: (lva_\S+)/.exec(created.stdout)![1]!
+
+  const port = await freePort()
+  base = `http://127.0.0.1:${port}`
+  node = await startListening(["--exchange", "sim_binance"], {
+    ...env,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    LIVERMORE_PUBLIC_IP_DISABLED: "true",
+    LIVERMORE_TOP_N: "3"
+  })
+
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-dev-shm-usage"] })
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+  page.on("dialog", (dialog) => void dialog.accept())
+}, 180_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await node?.stop()
+  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
+  await db.drop()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+describe("admin web UI in Chromium", () => {
+  it("refuses a wrong token with the server's reason, then signs in with the CLI's token", async () => {
+    await page.goto(`${base}/admin`)
+    await page.fill('input[name="token"]', `lva_${"x".repeat(43)}`)
+    await page.click('button[type="submit"]')
+    const alert = page.getByRole("alert")
+    await alert.waitFor({ timeout: 15_000 })
+    assert.include(await alert.textContent(), "Unknown admin token")
+    await shot("01-sign-in-refused")
+
+    await page.fill('input[name="token"]', token)
+    await page.click('button[type="submit"]')
+    await page.getByTestId("who").waitFor({ timeout: 15_000 })
+    assert.include(await page.getByTestId("who").textContent(), "ops@example.com (admin)")
+  }, 60_000)
+
+  it("network: Connect starts the waiting sim_binance instance; the warmup panel reaches 100 % and the card turns active", async () => {
+    await page.getByTestId("nav-network").click()
+    const state = page.getByTestId("state-sim_binance")
+    await state.waitFor({ timeout: 15_000 })
+    // The idle node announces itself within a heartbeat; until then there is nothing to connect.
+    const connect = page.getByTestId("connect-sim_binance")
+    await connect.waitFor({ timeout: 30_000 })
+    assert.include(await page.getByTestId("waiting-sim_binance").textContent(), "(")
+    assert.strictEqual(await state.textContent(), "offline")
+    await shot("02-network-waiting")
+    await connect.click()
+
+    const percent = page.getByTestId("warmup-percent-sim_binance")
+    await percent.waitFor({ timeout: 30_000 })
+    const deadline = Date.now() + 90_000
+    let progress = (await percent.textContent()) ?? ""
+    // While scanning nothing is scheduled yet, which also reads 100 %: wait for the run's end.
+    while (!/ · (completed|failed) · /.test(progress) && Date.now() < deadline) {
+      await page.waitForTimeout(250)
+      progress = (await percent.textContent()) ?? ""
+    }
+    assert.match(progress, /^100% · completed · (\d+)\/\1 pairs/, node!.output().slice(-2_000))
+    await shot("02-network-warmup")
+
+    let text = await state.textContent()
+    while (text !== "active" && Date.now() < deadline) {
+      await page.waitForTimeout(500)
+      text = await state.textContent()
+    }
+    assert.strictEqual(text, "active", node!.output().slice(-2_000))
+    // The activity feed followed the run live: the lock taken and the warmup's end, from sim_binance.
+    await page.waitForFunction(
+      () => /sim_binance warmup_finished/.test(document.querySelector('[data-testid="activity"]')?.textContent ?? ""),
+      undefined,
+      { timeout: 15_000 }
+    )
+    assert.include(await page.getByTestId("activity").textContent(), "sim_binance lock_acquired")
+    const card = await page.getByTestId("card-sim_binance").textContent()
+    assert.include(card, "Heartbeat")
+    assert.notInclude(card, "Host–")
+    assert.strictEqual(await page.getByTestId("state-coinbase").textContent(), "offline")
+    await shot("02-network")
+  }, 120_000)
+
+  it("exchange setup: a bad variable name is refused with its rule; a valid connection saved as default is listed", async () => {
+    await page.getByRole("button", { name: "Add connection" }).click()
+    const dialog = page.getByRole("dialog", { name: "Exchange setup" })
+    await dialog.waitFor({ timeout: 10_000 })
+    await dialog.locator('select[name="connection-exchange"]').selectOption("sim_binance")
+    await dialog.locator('input[name="connection-name"]').fill("Simulator desk")
+    await dialog.locator('input[name="connection-key-var"]').fill("sim_key")
+    await dialog.locator('input[name="connection-secret-var"]').fill("SIM_SECRET")
+    await dialog.locator('input[name="connection-default"]').check()
+    await dialog.getByRole("button", { name: "Save" }).click()
+    await dialog.getByRole("alert").waitFor({ timeout: 10_000 })
+    assert.include(await dialog.getByRole("alert").textContent(), "uppercase letters, digits and underscores")
+    await dialog.locator('input[name="connection-key-var"]').fill("SIM_KEY")
+    await dialog.getByRole("button", { name: "Save" }).click()
+    await dialog.waitFor({ state: "detached", timeout: 10_000 })
+    const row = page.getByTestId("connection-rows").locator("tr", { hasText: "Simulator desk" })
+    await row.waitFor({ timeout: 10_000 })
+    const text = await row.textContent()
+    assert.include(text, "SIM_KEY / SIM_SECRET")
+    assert.include(text, "default")
+    await shot("03-exchange-setup")
+  }, 60_000)
+
+  it("control: status and pause reach the node over the control channel; the history shows them, issued by the admin", async () => {
+    await page.getByTestId("nav-control").click()
+    await page.locator('select[name="instance"] option', { hasText: "Binance (simulator)" }).first().waitFor({ state: "attached", timeout: 15_000 })
+    const result = page.getByTestId("command-result")
+    await page.getByRole("button", { name: "Status", exact: true }).click()
+    await result.waitFor({ timeout: 30_000 })
+    assert.include(await result.textContent(), '"connectionState": "active"')
+    await page.getByRole("button", { name: "Pause", exact: true }).click()
+    await page.waitForFunction(() => document.querySelector('[data-testid="command-result"]')?.textContent?.includes('"paused": true'), undefined, { timeout: 30_000 })
+    await page.getByRole("button", { name: "Resume", exact: true }).click()
+    await page.waitForFunction(() => document.querySelector('[data-testid="command-result"]')?.textContent?.includes('"paused": false'), undefined, { timeout: 30_000 })
+    const rows = page.getByTestId("history-rows").locator("tr")
+    // The history refreshes after each command: wait for the last one (the first is Connect's start).
+    await page.waitForFunction(() => /resume/.test(document.querySelector('[data-testid="history-rows"]')?.textContent ?? ""), undefined, { timeout: 15_000 })
+    const text = await page.getByTestId("history-rows").textContent()
+    for (const name of ["start", "status", "pause", "resume"]) assert.include(text, name)
+    assert.include(await rows.first().textContent(), "ops@example.com")
+    await shot("03b-control")
+  }, 90_000)
+
+  it("signals: the chart of a followed sim_binance symbol shows candles with MACD-V values", async () => {
+    await page.getByTestId("nav-signals").click()
+    await page.locator('select[name="symbol"] option').first().waitFor({ state: "attached", timeout: 20_000 })
+    const summary = page.getByTestId("chart-summary")
+    await page.waitForFunction(
+      () => /^(\d+) bars, (\d+) with MACD-V/.exec(document.querySelector('[data-testid="chart-summary"]')?.textContent ?? "")?.[2] !== "0" &&
+        /^\d+ bars/.test(document.querySelector('[data-testid="chart-summary"]')?.textContent ?? ""),
+      undefined,
+      { timeout: 30_000 }
+    )
+    const [, bars, withValue] = /^(\d+) bars, (\d+) with MACD-V/.exec((await summary.textContent()) ?? "")!
+    assert.isAbove(Number(bars), 26)
+    assert.isAbove(Number(withValue), 0)
+    assert.isAtLeast(await page.getByTestId("chart").locator("canvas").count(), 1)
+    await shot("04-signals")
+  }, 60_000)
+
+  it("API keys: a key created in the UI is shown once and works on the public API; revoked in the UI, it gets 401", async () => {
+    await page.getByTestId("nav-keys").click()
+    await page.fill('input[name="key-name"]', "browser e2e key")
+    await page.getByRole("button", { name: "Create key" }).click()
+    const secret = (await page.getByTestId("new-key").textContent({ timeout: 15_000 }))!.trim()
+    assert.match(secret, /^[0-9a-f-]{36}$/)
+    await shot("05-api-key-created")
+
+    const get = (key: string) =>
+      fetch(`${base}/public/v1/exchanges`, { headers: { "x-api-key": key }, signal: AbortSignal.timeout(10_000) })
+    assert.strictEqual((await get(secret)).status, 200)
+
+    await page.getByRole("button", { name: "Done" }).click()
+    const row = page.locator("tbody tr", { hasText: "browser e2e key" })
+    await row.getByRole("button", { name: "Revoke" }).click()
+    await row.getByRole("button", { name: "Revoke" }).waitFor({ state: "detached", timeout: 15_000 })
+    assert.strictEqual((await get(secret)).status, 401)
+    await shot("06-api-key-revoked")
+  }, 60_000)
+
+  it("logs: the node's lifecycle events, filtered by type", async () => {
+    await page.getByTestId("nav-logs").click()
+    const rows = page.getByTestId("log-rows").locator("tr")
+    await rows.first().waitFor({ timeout: 15_000 })
+    assert.isAbove(await rows.count(), 2)
+    await page.selectOption('select[name="type"]', "lock_acquired")
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('[data-testid="log-rows"] tr td:nth-child(3)')].every((td) => td.textContent === "lock_acquired")
+    )
+    assert.isAtLeast(await rows.count(), 1)
+    await shot("07-logs")
+  }, 60_000)
+})
