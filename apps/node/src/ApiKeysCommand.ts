@@ -6,7 +6,8 @@
 import { Args, Command, Options } from "@effect/cli"
 import { ApiKeysRepo, Migrations, Repositories, StoreError } from "@livermore/store"
 import { Console, DateTime, Effect, Layer, Option, Redacted } from "effect"
-import * as PublicCatalogSync from "./PublicCatalogSync.js"
+import { PublicCatalogSync } from "@livermore/public-api"
+import { logsToStderr } from "./CommandLogging.js"
 import * as Storage from "./Storage.js"
 import { sqlDirectory } from "./NodeLayer.js"
 
@@ -27,7 +28,8 @@ const storage = Layer.unwrapEffect(
   )
 )
 
-const when = (time: Option.Option<DateTime.Utc>): string => Option.match(time, { onNone: () => "-", onSome: DateTime.formatIso })
+/** A time for a listing, or "-". */
+export const when = (time: Option.Option<DateTime.Utc>): string => Option.match(time, { onNone: () => "-", onSome: DateTime.formatIso })
 
 const create = Command.make(
   "create",
@@ -40,7 +42,7 @@ const create = Command.make(
       yield* Console.log(`Created API key ${created.apiKey.id} (${created.apiKey.name}).`)
       yield* Console.log(`Key: ${Redacted.value(created.secret)}`)
       yield* Console.log("Store it now: only its hash is kept, it cannot be shown again. Send it as the X-API-Key header.")
-    }).pipe(Effect.provide(storage))
+    }).pipe(Effect.provide(storage), Effect.provide(logsToStderr))
 ).pipe(Command.withDescription("Create a key and print it once"))
 
 const list = Command.make("list", {}, () =>
@@ -62,7 +64,7 @@ const list = Command.make("list", {}, () =>
         ].join("\t")
       )
     }
-  }).pipe(Effect.provide(storage))
+  }).pipe(Effect.provide(storage), Effect.provide(logsToStderr))
 ).pipe(Command.withDescription("List every key (never the key itself): id, prefix, name, created, last used, revoked"))
 
 const revoke = Command.make(
@@ -70,15 +72,15 @@ const revoke = Command.make(
   { id: Args.integer({ name: "id" }).pipe(Args.withDescription("The key's id, as `list` shows it")) },
   ({ id }) =>
     Effect.gen(function* () {
-      const key = yield* (yield* ApiKeysRepo.ApiKeysRepo).revoke(id)
-      const active = yield* PublicCatalogSync.syncApiKeys()
-      yield* Console.log(`Revoked API key ${key.id} (${key.name}); ${active} active key(s) remain.`)
+      const { revoked, active } = yield* PublicCatalogSync.revokeKey(id)
+      yield* Console.log(`Revoked API key ${revoked.id} (${revoked.name}); ${active} active key(s) remain.`)
     }).pipe(
       Effect.catchIf(
         (error): error is StoreError.RecordNotFound => error._tag === "RecordNotFound",
         () => Effect.fail(new StoreError.RecordNotFound({ entity: "api key", key: `id ${id} (see: livermore api-keys list)` }))
       ),
-      Effect.provide(storage)
+      Effect.provide(storage),
+      Effect.provide(logsToStderr)
     )
 ).pipe(Command.withDescription("Revoke a key: requests with it get 401 from the next request on"))
 

@@ -2,6 +2,7 @@
 import { Command, Options } from "@effect/cli"
 import { Migrations } from "@livermore/store"
 import { ConfigError, Console, Effect, Layer, Option } from "effect"
+import * as AdminTokenCommand from "./AdminTokenCommand.js"
 import * as ApiKeysCommand from "./ApiKeysCommand.js"
 import * as DemoCommand from "./DemoCommand.js"
 import * as HarnessCommand from "./HarnessCommand.js"
@@ -88,6 +89,7 @@ const livermore = Command.make("livermore").pipe(
     start,
     migrate,
     ApiKeysCommand.command,
+    AdminTokenCommand.command,
     DemoCommand.command,
     IndicatorsCommand.command,
     SimCommand.command,

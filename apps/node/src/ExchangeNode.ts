@@ -4,7 +4,7 @@
  * once everything is up, so a refused start still leaves a node that answers commands.
  */
 import { FetchHttpClient } from "@effect/platform"
-import { ExchangeLock } from "@livermore/cache"
+import { ExchangeLock, InstanceRegistry } from "@livermore/cache"
 import { Control, type Exchange, Status } from "@livermore/domain"
 import {
   AlertOutbox,
@@ -17,10 +17,10 @@ import {
   WarmupPlan
 } from "@livermore/engine"
 import { ExchangesRepo } from "@livermore/store"
-import { Clock, type Context, DateTime, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Clock, type Context, DateTime, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
 import * as Adapters from "./Adapters.js"
 import type { NodeSettings } from "./NodeSettings.js"
-import * as PublicCatalogSync from "./PublicCatalogSync.js"
+import { PublicCatalogSync } from "@livermore/public-api"
 import { version } from "./Version.js"
 
 const encodeStatus = Schema.encodeSync(Status.InstanceStatus)
@@ -36,11 +36,22 @@ const infoData = (info: ExchangeRunner.RunnerInfo) => ({
 
 /** What each control command does on this node (domain.md §5). */
 export const handler =
-  (runner: Context.Tag.Service<ExchangeRunner.ExchangeRunner>) =>
+  (
+    runner: Context.Tag.Service<ExchangeRunner.ExchangeRunner>,
+    /** Asks the holder of the lock to let go (a `start` with `takeover`); returns a line for the log. */
+    takeOver: Effect.Effect<string, ExchangeRunner.StartFailed>
+  ) =>
   (command: Control.Command): Effect.Effect<unknown, ExchangeRunner.StartFailed | ExchangeRunner.NotApplicable> => {
     switch (command._tag) {
-      case "start":
-        return Effect.map(runner.start(`start by ${command.issuedBy}`), encodeStatus)
+      case "start": {
+        const start = Effect.map(runner.start(`start by ${command.issuedBy}`), encodeStatus)
+        return command.takeover === true
+          ? takeOver.pipe(
+              Effect.tap((line) => Effect.logInfo(`Takeover for ${command.issuedBy}: ${line}`)),
+              Effect.zipRight(start)
+            )
+          : start
+      }
       case "stop":
         return Effect.map(runner.stop(`stop by ${command.issuedBy}: ${command.reason}`), encodeStatus)
       case "pause":
@@ -183,10 +194,25 @@ export const layer = (settings: NodeSettings, exchangeName: string, layerOptions
       const control = Layer.scopedDiscard(
         Effect.gen(function* () {
           const runner = yield* ExchangeRunner.ExchangeRunner
-          yield* ControlChannel.serve(identity.instanceId, handler(runner))
+          const takeOver = takeover(settings, identity).pipe(
+            Effect.catchTag("CacheError", (error) =>
+              Effect.fail(new ExchangeRunner.StartFailed({ exchange: exchange.name, reason: `takeover: ${error.message}` }))
+            )
+          )
+          const context = yield* Effect.context<Effect.Effect.Context<typeof takeOver>>()
+          yield* ControlChannel.serve(identity.instanceId, handler(runner, Effect.provide(takeOver, context)))
           yield* Effect.logInfo(
             `Serving ${exchange.name} (id ${exchange.id}) as instance ${identity.instanceId}; control channel ${ControlChannel.commandChannel(identity.instanceId)}`
           )
+          // Announced on every heartbeat, idle or not: an admin finds this instance to send it `start`.
+          const registry = yield* InstanceRegistry.InstanceRegistry
+          yield* Effect.forkScoped(
+            Effect.flatMap(runner.info, (info) => registry.announce(info.status, settings.statusTtl)).pipe(
+              Effect.catchAll((error) => Effect.logWarning(`Could not announce this instance: ${error.message}`)),
+              Effect.repeat(Schedule.spaced(settings.heartbeatInterval))
+            )
+          )
+          yield* Effect.addFinalizer(() => Effect.ignore(registry.withdraw(identity.instanceId)))
           if (!settings.autostart) return
           // In the background: the node must come up (HTTP, control) even while the takeover waits or warmup runs.
           yield* Effect.forkScoped(

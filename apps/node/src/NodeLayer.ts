@@ -3,17 +3,26 @@
  * server with `/health` and `/metrics`. `start` launches it; `demo` launches it next to a simulator.
  */
 import { FetchHttpClient, HttpLayerRouter, HttpServer } from "@effect/platform"
+import { AdminRoutes, AdminVerifier } from "@livermore/admin-rpc"
 import type { CacheServices } from "@livermore/cache"
 import { NodeIdentity } from "@livermore/engine"
 import { Migrations, Repositories } from "@livermore/store"
-import { ApiKeys, AsyncApi, PublicApiConfig, PublicRateLimit, PublicRoutes, PublicStream } from "@livermore/public-api"
+import {
+  ApiKeys,
+  AsyncApi,
+  PublicApiConfig,
+  PublicCatalogSync,
+  PublicRateLimit,
+  PublicRoutes,
+  PublicStream
+} from "@livermore/public-api"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
+import * as AdminWeb from "./AdminWeb.js"
 import * as ExchangeNode from "./ExchangeNode.js"
 import * as NodeHttp from "./HttpServer.js"
 import type * as NodeSettings from "./NodeSettings.js"
 import * as NodeStatus from "./NodeStatus.js"
 import * as Prometheus from "./Prometheus.js"
-import * as PublicCatalogSync from "./PublicCatalogSync.js"
 import * as Storage from "./Storage.js"
 
 export const sqlDirectory = Migrations.repoSqlDirectory()
@@ -67,6 +76,7 @@ export const make = <E = never>(
     })
     const routes = Layer.mergeAll(NodeHttp.HealthRoute, Prometheus.MetricsRoute, publicApi(settings, choice))
     if (settings.mode === "pw-host") {
+      // No database, so no admin RPC: admins use a node that holds the database.
       // Redis only: no database, no adapter, no warmup, no indicators (domain.md §9).
       return HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
         Layer.provide(NodeStatus.layer(settings.mode)),
@@ -77,7 +87,7 @@ export const make = <E = never>(
         Layer.provide(AnnounceStopped)
       )
     }
-    const server = HttpLayerRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
+    const server = HttpLayerRouter.serve(Layer.merge(routes, adminRpc), { disableListenLog: true, disableLogger: true }).pipe(
       Layer.provide(NodeStatus.layer(settings.mode)),
       Layer.merge(AnnounceListening(settings)),
       Layer.provide(NodeHttp.layerNode),
@@ -102,10 +112,21 @@ const publicApi = (settings: NodeSettings.NodeSettings, choice: Storage.StorageC
     : Layer.empty
 
 /**
- * The stream's hub, built before the server listens: its Redis subscriptions take a moment, and a request that
- * arrived while the routes were still being built would wait unanswered.
+ * The admin RPC (`/admin/rpc`, `/admin/rpc/ws`) and the web UI (`/admin`) on every node that holds the database:
+ * local admin tokens, and OIDC tokens when `ADMIN_OIDC_JWKS_URL` and `ADMIN_OIDC_ISSUER` are set.
  */
-const streamHub = (_settings: NodeSettings.NodeSettings) => PublicStream.layerHub
+const adminRpc = Layer.merge(
+  AdminRoutes.layer.pipe(Layer.provide(AdminVerifier.layerConfig), Layer.provide(Repositories.layer)),
+  AdminWeb.route
+)
+
+/**
+ * The stream's hub, built before the server listens: its Redis subscriptions take a moment, and a request that
+ * arrived while the routes were still being built would wait unanswered. Off (no subscriptions) when the node
+ * does not serve the public API.
+ */
+const streamHub = (settings: NodeSettings.NodeSettings) =>
+  settings.servePublicApi ? PublicStream.layerHub : PublicStream.layerHubOff
 
 /** Projects the database into the public catalog before anything serves (pw-host nodes read only that). */
 const catalogSync = Layer.effectDiscard(

@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import pg from "pg"
-import { freePort, type Outcome, redisUrl, baseEnv as supportEnv, collect, run, start, testDatabase } from "./support.js"
+import { freePort, type Outcome, redisUrl, baseEnv as supportEnv, collect, run, startFromSources, startSingle, testDatabase } from "./support.js"
 
 // Tests read their own environment; the code under test gets only what each case passes.
 
 const baseEnv = (): NodeJS.ProcessEnv => ({ ...supportEnv(), LOG_LEVEL: "Info" })
 
-const livermore = start
+const livermore = startSingle
 
 
 const waitForHealth = async (port: number, child: ChildProcess, timeoutMs: number): Promise<Response> => {
@@ -22,7 +22,8 @@ const waitForHealth = async (port: number, child: ChildProcess, timeoutMs: numbe
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`livermore exited early with ${child.exitCode}`)
     try {
-      return await fetch(`http://127.0.0.1:${port}/health`)
+      // A request the server never answers fails here rather than at the test's own timeout.
+      return await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(10_000) })
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
@@ -49,6 +50,13 @@ describe("livermore --help", () => {
     const top = outcomes.get("--help")!
     assert.include(top.stdout, "start")
     assert.include(top.stdout, "migrate")
+  })
+
+  it("from the TypeScript sources (pnpm livermore, in development) prints the same as the bundle", async () => {
+    const fromSources = await collect(startFromSources(["--help"], baseEnv()))
+    const fromBundle = await run(["--help"], baseEnv())
+    assert.strictEqual(fromSources.code, 0, fromSources.stderr)
+    assert.strictEqual(fromSources.stdout, fromBundle.stdout)
   })
 })
 

@@ -169,7 +169,7 @@ const command = <T extends Control.Command>(make: (fields: { id: string; issuedA
  */
 const health = async (node: Node) => {
   await node.waitFor("Listening on http://")
-  return (await (await fetch(`http://127.0.0.1:${node.port}/health`)).json()) as HealthBody
+  return (await (await fetch(`http://127.0.0.1:${node.port}/health`, { signal: AbortSignal.timeout(10_000) })).json()) as HealthBody
 }
 
 type HealthBody = {
@@ -195,7 +195,7 @@ describe("livermore start: nodes of the network", () => {
       assert.strictEqual((await health(coinbase)).mode, "all")
       // Gauges are sampled once a second.
       await eventually("the lifecycle gauge at active", async () => {
-        const metrics = await (await fetch(`http://127.0.0.1:${binance.port}/metrics`)).text()
+        const metrics = await (await fetch(`http://127.0.0.1:${binance.port}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
         return /livermore_lifecycle_state\{exchange="sim_binance",state="active"\} 1\n/.test(metrics)
       }, 5_000)
 

@@ -10,7 +10,6 @@ import pg from "pg"
 
 export const root = path.resolve(import.meta.dirname, "../../..")
 const bin = path.join(root, "apps/node/src/bin.ts")
-const tsx = path.join(root, "node_modules/.bin/tsx")
 
 /** What a finished command left behind. */
 export interface Outcome {
@@ -22,16 +21,23 @@ export interface Outcome {
 /** Only what the command needs from the test's environment; each case adds its own settings. */
 export const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME })
 
-/** Start `livermore …` (through tsx, as `pnpm livermore` does). */
-export const start = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = baseEnv(), cwd = root): ChildProcess =>
-  spawn(tsx, [bin, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+/** The `livermore` bundle (`pnpm build:node`), which `globalSetup.ts` builds from the sources before the tests. */
+export const bundle = path.join(root, "apps/node/dist/livermore.mjs")
 
 /**
- * Start `livermore …` as ONE process (node with tsx as a loader), for tests that signal it: the tsx CLI runs the
- * program in a child process, so a SIGKILL sent to the CLI would leave the program itself running.
+ * Start `livermore …` as production does: ONE process running the bundle. One process, so that a signal reaches
+ * the program itself (the tsx CLI relays one only if its child reports it within 30 ms, else SIGKILLs it and exits
+ * 130 — on a loaded machine a clean SIGINT stop became that).
  */
 export const startSingle = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = baseEnv(), cwd = root): ChildProcess =>
-  spawn(process.execPath, ["--import", "tsx", bin, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+  spawn(process.execPath, [bundle, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+
+/** Start `livermore …` from the TypeScript sources, as `pnpm livermore` does in development (node + tsx loader). */
+export const startFromSources = (
+  args: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv = baseEnv(),
+  cwd = root
+): ChildProcess => spawn(process.execPath, ["--import", "tsx", bin, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
 
 /** Wait for a started command to end, collecting its output. */
 export const collect = (child: ChildProcess): Promise<Outcome> =>
@@ -48,12 +54,7 @@ export const collect = (child: ChildProcess): Promise<Outcome> =>
     child.on("close", (code) => resolve({ code, stdout, stderr }))
   })
 
-/**
- * Run `livermore …` to completion, as ONE process (the same program and tsx loader as `start`, without the tsx
- * CLI's parent process): these commands are only waited for, never signalled, and the files that run dozens of
- * them spend most of their time starting processes — the parent costs ~0.4 s of CPU each. `start` keeps the tsx
- * CLI for the tests that signal the command as an operator would.
- */
+/** Run `livermore …` to completion. */
 export const run = (args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv, cwd?: string): Promise<Outcome> =>
   collect(startSingle(args, env, cwd))
 
@@ -139,3 +140,41 @@ export const freePort = (): Promise<number> =>
     })
     server.on("error", reject)
   })
+
+/** A `livermore start` that listens: its process and everything it printed so far. */
+export interface ListeningNode {
+  readonly child: ChildProcess
+  output(): string
+  /** SIGTERM, then wait for the process to end. */
+  stop(): Promise<void>
+}
+
+/** Start `livermore start …` as one process and wait (at most 60 s) until it logs that it listens. */
+export const startListening = async (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<ListeningNode> => {
+  const child = startSingle(["start", ...args], env)
+  let text = ""
+  child.stdout?.on("data", (chunk: Buffer) => {
+    text += chunk.toString()
+  })
+  child.stderr?.on("data", (chunk: Buffer) => {
+    text += chunk.toString()
+  })
+  const deadline = Date.now() + 60_000
+  while (!text.includes("Listening on")) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill("SIGKILL")
+      throw new Error(`the node did not start:\n${text}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return {
+    child,
+    output: () => text,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const closed = new Promise((resolve) => child.once("close", resolve))
+      child.kill("SIGTERM")
+      await closed
+    }
+  }
+}
