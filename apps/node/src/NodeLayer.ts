@@ -3,7 +3,7 @@
  * server with `/health` and `/metrics`. `start` launches it; `demo` launches it next to a simulator.
  */
 import { FetchHttpClient, HttpLayerRouter, HttpServer } from "@effect/platform"
-import { AdminRoutes, AdminVerifier } from "@livermore/admin-rpc"
+import { AdminRoutes, AdminVerifier, ExchangeCatalog } from "@livermore/admin-rpc"
 import type { CacheServices } from "@livermore/cache"
 import { NodeIdentity } from "@livermore/engine"
 import { Migrations, Repositories } from "@livermore/store"
@@ -17,6 +17,7 @@ import {
   PublicStream
 } from "@livermore/public-api"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
+import * as Adapters from "./Adapters.js"
 import * as AdminWeb from "./AdminWeb.js"
 import * as ExchangeNode from "./ExchangeNode.js"
 import * as NodeHttp from "./HttpServer.js"
@@ -116,7 +117,14 @@ const publicApi = (settings: NodeSettings.NodeSettings, choice: Storage.StorageC
  * local admin tokens, and OIDC tokens when `ADMIN_OIDC_JWKS_URL` and `ADMIN_OIDC_ISSUER` are set.
  */
 const adminRpc = Layer.merge(
-  AdminRoutes.layer.pipe(Layer.provide(AdminVerifier.layerConfig), Layer.provide(Repositories.layer)),
+  AdminRoutes.layer.pipe(
+    Layer.provide(AdminVerifier.layerConfig),
+    // Watchlist symbols are checked against the exchange's public REST listing, with the adapter an instance uses.
+    Layer.provide(
+      ExchangeCatalog.layer({ adapterFor: (row) => Adapters.layerFor(row).pipe(Layer.provide(FetchHttpClient.layer)) })
+    ),
+    Layer.provide(Repositories.layer)
+  ),
   AdminWeb.route
 )
 

@@ -39,6 +39,7 @@ import {
   type NetworkLogQuery
 } from "./AdminRpcs.js"
 import { AdminVerifier } from "./AdminVerifier.js"
+import * as SymbolsHandlers from "./SymbolsHandlers.js"
 
 /** `AdminAuth` for the server: the `Authorization` header of the call (or of the WebSocket upgrade). */
 export const layerAuth: Layer.Layer<AdminAuth, never, AdminVerifier> = Layer.effect(
@@ -407,7 +408,9 @@ export const layerHandlers = AdminRpcs.toLayer(
         Effect.catchTag("RecordNotFound", () => Effect.fail(notFound(id)))
       )
 
+    const symbolsAndSettings = yield* SymbolsHandlers.make
     return {
+      ...symbolsAndSettings,
       WhoAmI: () => CurrentAdmin,
       Network: () => network,
       WatchNetwork: () => Stream.repeatEffectWithSchedule(network, Schedule.spaced(watchInterval)),

@@ -3,7 +3,7 @@
  * payload, success and error schemas. Every one runs behind `AdminAuth` and needs the `admin` role.
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
-import { Alert, Candle, Exchange, Lifecycle, Market, Mode, Status, Timeframe, Warmup } from "@livermore/domain"
+import { Alert, Candle, Exchange, Lifecycle, Market, Mode, Status, Timeframe, UserSettings, Warmup } from "@livermore/domain"
 import { Schema } from "effect"
 import { AdminAuth, AdminUser } from "./AdminAuth.js"
 
@@ -191,6 +191,82 @@ export class SymbolView extends Schema.Class<SymbolView>("SymbolView")({
   liquidityGrade: Schema.String
 }) {}
 
+/** Closed and forming candles in the cache, per timeframe. */
+export const CandlesCached = Schema.Record({ key: Timeframe.Timeframe, value: Schema.NonNegativeInt })
+export type CandlesCached = typeof CandlesCached.Type
+
+/** A Tier 1 symbol with its cached history, as the Symbols page lists the shared pool. */
+export class PoolSymbol extends Schema.Class<PoolSymbol>("PoolSymbol")({
+  ...SymbolView.fields,
+  candlesCached: CandlesCached
+}) {}
+
+/**
+ * A symbol as typed by the admin, checked against what the exchange lists now:
+ * - `new`: listed, and neither in the top N pool nor the watchlist — it can be added;
+ * - `top`: already followed as one of the top N;
+ * - `watched`: already on the watchlist;
+ * - `repeated`: the same symbol came earlier in the same input;
+ * - `unknown`: the exchange does not list it.
+ */
+export const CheckStatus = Schema.Literal("new", "top", "watched", "repeated", "unknown")
+export type CheckStatus = typeof CheckStatus.Type
+
+/** The check of one symbol, with the metrics previewed before it is added. */
+export class SymbolCheck extends Schema.Class<SymbolCheck>("SymbolCheck")({
+  input: Schema.String,
+  /** The exchange's spelling (`btc/usdt` → `BTCUSDT`, `btc-usd` → `BTC-USD`); null when it lists no such symbol. */
+  symbol: Schema.NullOr(Market.SymbolId),
+  status: CheckStatus,
+  baseAsset: Schema.NullOr(Schema.String),
+  quoteAsset: Schema.NullOr(Schema.String),
+  /** 24 h volume in the quote asset; null when unknown or its quote has no USD price on the exchange. */
+  quoteVolume24h: Schema.NullOr(Schema.Number),
+  quoteVolumeUsd: Schema.NullOr(Schema.Number),
+  /** A (most liquid) to E, from the USD volume. */
+  liquidityGrade: Schema.NullOr(Schema.String),
+  candlesCached: CandlesCached
+}) {}
+
+/** An exchange's symbols as the Symbols page shows them. */
+export class WatchlistView extends Schema.Class<WatchlistView>("WatchlistView")({
+  exchange: Exchange.ExchangeName,
+  /** The shared top N pool (Tier 1), as the serving instance last stored it. */
+  top: Schema.Array(PoolSymbol),
+  /** The signed-in admin's watchlist for this exchange, each checked against the current listing. */
+  watchlist: Schema.Array(SymbolCheck),
+  /** The admin whose settings the serving instance follows (its `LIVERMORE_ADMIN_EMAIL`); null when none serves. */
+  followedBy: Schema.NullOr(Schema.String),
+  /** Why the watchlist could not be checked against the exchange, when it could not; its symbols show unchecked. */
+  listingError: Schema.NullOr(Schema.String)
+}) {}
+
+/** The exchange's listing could not be read, so symbols cannot be checked against it. */
+export class ListingUnavailable extends Schema.TaggedError<ListingUnavailable>()("ListingUnavailable", {
+  exchange: Exchange.ExchangeName,
+  message: Schema.String
+}) {}
+
+/** Symbols the exchange does not list: nothing was saved. */
+export class SymbolsRejected extends Schema.TaggedError<SymbolsRejected>()("SymbolsRejected", {
+  exchange: Exchange.ExchangeName,
+  unknown: Schema.Array(Schema.String),
+  message: Schema.String
+}) {}
+
+/** A settings document that does not validate: every problem with its path; nothing was saved. */
+export class SettingsInvalid extends Schema.TaggedError<SettingsInvalid>()("SettingsInvalid", {
+  issues: Schema.Array(UserSettings.Issue),
+  message: Schema.String
+}) {}
+
+/** The signed-in admin's settings as stored, and what is wrong with them, if anything (edited outside the UI). */
+export class SettingsDocument extends Schema.Class<SettingsDocument>("SettingsDocument")({
+  /** The stored JSON object, defaults filled in when it validates. */
+  document: Schema.Unknown,
+  issues: Schema.Array(UserSettings.Issue)
+}) {}
+
 /** The name of an environment variable (never its value), as the `user_exchanges` table requires. */
 export const EnvVarName = Schema.String.pipe(
   Schema.pattern(/^[A-Z_][A-Z0-9_]*$/, {
@@ -309,6 +385,30 @@ export class AdminRpcs extends RpcGroup.make(
     payload: { exchange: Exchange.ExchangeName },
     success: Schema.Array(SymbolView),
     error: Schema.Union(AdminNotFound, AdminRequestFailed)
+  }),
+  Rpc.make("Watchlist", {
+    payload: { exchange: Exchange.ExchangeName },
+    success: WatchlistView,
+    error: Schema.Union(AdminNotFound, AdminRequestFailed)
+  }),
+  Rpc.make("CheckSymbols", {
+    /** Symbols as typed or imported (any case; `/`, `-` or nothing between base and quote), at most 500. */
+    payload: { exchange: Exchange.ExchangeName, symbols: Schema.Array(Schema.String).pipe(Schema.maxItems(500)) },
+    success: Schema.Array(SymbolCheck),
+    error: Schema.Union(AdminNotFound, ListingUnavailable, AdminRequestFailed)
+  }),
+  Rpc.make("SetWatchlist", {
+    /** The whole new watchlist of the exchange, in the exchange's spelling; every symbol must be listed. */
+    payload: { exchange: Exchange.ExchangeName, symbols: Schema.Array(Market.SymbolId) },
+    success: WatchlistView,
+    error: Schema.Union(AdminNotFound, SymbolsRejected, SettingsInvalid, ListingUnavailable, AdminRequestFailed)
+  }),
+  Rpc.make("GetSettings", { success: SettingsDocument, error: AdminRequestFailed }),
+  Rpc.make("SaveSettings", {
+    /** The whole settings document; unknown keys are refused. */
+    payload: { document: Schema.Unknown },
+    success: SettingsDocument,
+    error: Schema.Union(SettingsInvalid, AdminRequestFailed)
   }),
   Rpc.make("Chart", {
     payload: {

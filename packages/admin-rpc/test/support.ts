@@ -12,7 +12,10 @@ import { SqlClient } from "@effect/sql"
 import { Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import { createServer } from "node:http"
-import { AdminAuth, AdminRoutes, AdminRpcs, AdminVerifier } from "../src/index.js"
+import type { Exchange } from "@livermore/domain"
+import { BinanceAdapter } from "@livermore/exchange-binance"
+import { CoinbaseAdapter } from "@livermore/exchange-coinbase"
+import { AdminAuth, AdminRoutes, AdminRpcs, AdminVerifier, ExchangeCatalog } from "../src/index.js"
 
 const setting = <A>(config: Config.Config<A>): A => Effect.runSync(config)
 export const redisUrl = setting(Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379")))
@@ -51,10 +54,18 @@ export const settings = (oidc: Option.Option<AdminVerifier.OidcSettings> = Optio
   trustFor: Duration.zero
 })
 
+/** The adapter of a row, by its `adapter` column, as the node chooses it; `patch` may point the row elsewhere. */
+export const adapterFor =
+  (patch: (row: Exchange.Exchange) => Exchange.Exchange = (row) => row) => (row: Exchange.Exchange) =>
+    (row.adapter === "binance" ? BinanceAdapter.layer(patch(row)) : CoinbaseAdapter.layer(patch(row))).pipe(
+      Layer.provide(FetchHttpClient.layer)
+    )
+
 /** The server with its storage: the layer to build per test file. */
-export const serverLayer = (verifier: AdminVerifier.VerifierSettings) =>
+export const serverLayer = (verifier: AdminVerifier.VerifierSettings, catalog: ExchangeCatalog.Options = { adapterFor: adapterFor() }) =>
   HttpLayerRouter.serve(AdminRoutes.layer, { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provide(AdminVerifier.layer(verifier)),
+    Layer.provide(ExchangeCatalog.layer(catalog)),
     Layer.provideMerge(Repositories.layer),
     Layer.provideMerge(Cache),
     Layer.provideMerge(FreshStore),

@@ -1,17 +1,18 @@
 /**
  * The symbol universe of one exchange (domain.md §7): Tier 1 is the top N products by 24 h quote volume, the
- * shared pool kept in `exchange_symbols`; Tier 2 the user's held positions outside it. A symbol in both is Tier 1.
+ * shared pool kept in `exchange_symbols`; Tier 2 the user's held positions and watchlist outside it. A symbol in
+ * both is Tier 1. The user's settings (`UserSettings`) may set this exchange's top N and watchlist.
  */
-import type { Market } from "@livermore/domain"
+import { type Market, UserSettings } from "@livermore/domain"
 import { ExchangeAdapter, type ExchangeError } from "@livermore/exchange"
 import { ExchangeSymbolsRepo, LiquidityGrade, PositionsRepo, type StoreError, UsersRepo } from "@livermore/store"
-import { Array as Arr, BigDecimal, Effect, Order, Schema } from "effect"
+import { Array as Arr, BigDecimal, type Context, Effect, Either, Order, Schema } from "effect"
 
 /** What to refresh. */
 export interface Options {
-  /** Size of Tier 1: a positive integer. */
+  /** Size of Tier 1, a positive integer, unless the user's settings set one for this exchange. */
   readonly topN: number
-  /** The user whose positions form Tier 2; null: no Tier 2. */
+  /** The user whose positions and watchlist form Tier 2, and whose settings apply; null: no Tier 2. */
   readonly userId: number | null
   /**
    * Quote assets eligible for Tier 1 (e.g. `["USDT"]`). The exchange row carries no quote list (sql/0002), so it
@@ -45,9 +46,20 @@ export class NoSymbolsRanked extends Schema.TaggedError<NoSymbolsRanked>()("NoSy
   }
 }
 
+/** The user's stored settings do not decode (edited outside the admin UI, which validates before saving). */
+export class SettingsInvalid extends Schema.TaggedError<SettingsInvalid>()("SettingsInvalid", {
+  userId: Schema.Number,
+  issues: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `The settings of user ${this.userId} are invalid, so the symbol universe was left as it was: ${this.issues.join("; ")}`
+  }
+}
+
 /** Anything `refresh` can fail with. */
 export type SymbolUniverseError =
   | InvalidTopN
+  | SettingsInvalid
   | NoSymbolsRanked
   | ExchangeError.ExchangeError
   | StoreError.StoreError
@@ -136,6 +148,14 @@ export const rank = (
 
 const TopN = Schema.Int.pipe(Schema.positive())
 
+const settingsOf = (usersRepo: Context.Tag.Service<UsersRepo.UsersRepo>, userId: number) =>
+  Effect.flatMap(usersRepo.byId(userId), (user) =>
+    Either.match(UserSettings.validate(user.settings), {
+      onLeft: (issues) => Effect.fail(new SettingsInvalid({ userId, issues: issues.map((i) => `${i.path}: ${i.message}`) })),
+      onRight: Effect.succeed
+    })
+  )
+
 const sample = (symbols: ReadonlyArray<string>): string =>
   `${symbols.slice(0, 5).join(", ")}${symbols.length > 5 ? `, … (${symbols.length})` : ""}`
 
@@ -145,16 +165,17 @@ const sample = (symbols: ReadonlyArray<string>): string =>
  * positions on symbols the exchange no longer lists are skipped with a warning). Tier 2 is returned, not stored.
  */
 export const refresh = Effect.fn("SymbolUniverse.refresh")(function* (options: Options) {
-  const topN = yield* Schema.decodeUnknown(TopN)(options.topN).pipe(
-    Effect.mapError(() => new InvalidTopN({ topN: options.topN }))
-  )
   const adapter = yield* ExchangeAdapter.ExchangeAdapter
   const symbolsRepo = yield* ExchangeSymbolsRepo.ExchangeSymbolsRepo
   const positionsRepo = yield* PositionsRepo.PositionsRepo
   const usersRepo = yield* UsersRepo.UsersRepo
   const exchange = adapter.exchange
 
-  if (options.userId !== null) yield* usersRepo.byId(options.userId)
+  const settings =
+    options.userId === null ? UserSettings.empty : yield* settingsOf(usersRepo, options.userId)
+  const chosenTopN = settings.topN[exchange.name] ?? options.topN
+  const topN = yield* Schema.decodeUnknown(TopN)(chosenTopN).pipe(Effect.mapError(() => new InvalidTopN({ topN: chosenTopN })))
+  const watchlist = settings.watchlist[exchange.name] ?? []
   const [products, volumes] = yield* Effect.all([adapter.products, adapter.volumes24h], { concurrency: 2 })
   const { ranked, unpriced } = rank(products, volumes, options.quoteAssets)
   if (unpriced.length > 0) {
@@ -189,17 +210,22 @@ export const refresh = Effect.fn("SymbolUniverse.refresh")(function* (options: O
   const held =
     options.userId === null
       ? []
-      : (yield* positionsRepo.listByUser(options.userId, exchange.id)).filter(
-          (p) => BigDecimal.isPositive(p.quantity) && !inTier1.has(p.symbol)
-        )
+      : (yield* positionsRepo.listByUser(options.userId, exchange.id))
+          .filter((p) => BigDecimal.isPositive(p.quantity) && !inTier1.has(p.symbol))
+          .map((p) => p.symbol)
   const listed = new Set<string>(products.map((p) => p.symbol))
-  const unlisted = held.filter((p) => !listed.has(p.symbol)).map((p) => p.symbol)
+  const unlisted = held.filter((s) => !listed.has(s))
   if (unlisted.length > 0) {
     yield* Effect.logWarning(`Tier 2 skips positions on symbols the exchange does not list: ${sample(unlisted)}`)
   }
+  const watched = watchlist.filter((s) => !inTier1.has(s))
+  const unlistedWatched = watched.filter((s) => !listed.has(s))
+  if (unlistedWatched.length > 0) {
+    yield* Effect.logWarning(`Tier 2 skips watchlist symbols the exchange does not list: ${sample(unlistedWatched)}`)
+  }
   const rankOf = new Map(ranked.map((r, i) => [r.symbol, i]))
   const tier2 = Arr.sort(
-    held.filter((p) => listed.has(p.symbol)).map((p) => p.symbol),
+    Arr.dedupe([...held, ...watched].filter((s) => listed.has(s))),
     // Ranked symbols by their rank; unranked ones (filtered quote, unpriced) after them, by symbol.
     Order.combine(
       Order.mapInput(Order.number, (s: Market.SymbolId) => rankOf.get(s) ?? Number.MAX_SAFE_INTEGER),

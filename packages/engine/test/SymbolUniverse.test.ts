@@ -164,6 +164,37 @@ describe("SymbolUniverse.refresh against the simulator", () => {
     60_000
   )
 
+  it.live("the user's settings: the watchlist joins Tier 2 (deduplicated, unlisted skipped) and top N overrides; broken settings are a typed error", () =>
+    Effect.gen(function* () {
+      const adapter = yield* simAdapter("sim_binance")
+      const exchangeId = adapter.exchange.id
+      const ranking = (yield* expectedRanking(adapter)).map((v) => v.symbol)
+      const usersRepo = yield* UsersRepo.UsersRepo
+      const user = yield* newUser
+      yield* hold(user.id, exchangeId, ranking[14]!, "1")
+      yield* usersRepo.setSettings(user.id, {
+        watchlist: {
+          sim_binance: [ranking[20]!, ranking[14]!, ranking[2]!, "DELISTEDUSDT"],
+          sim_coinbase: ["BTC-USD"]
+        },
+        topN: { sim_binance: 6, sim_coinbase: 2 }
+      })
+
+      const universe = yield* refresh(adapter, { topN: 10, userId: user.id })
+      assert.deepStrictEqual(universe.tier1, ranking.slice(0, 6), "the settings' top N, not the instance's")
+      assert.deepStrictEqual(universe.tier2, [ranking[14]!, ranking[20]!], "held or watched, once each, by volume")
+      assert.strictEqual((yield* storedTier(exchangeId, 1)).length, 6)
+
+      yield* usersRepo.setSettings(user.id, { watchlist: { sim_binance: ["not a symbol!"] }, topN: { sim_binance: 0 } })
+      const broken = yield* Effect.flip(refresh(adapter, { topN: 10, userId: user.id }))
+      assert.strictEqual(broken._tag, "SettingsInvalid")
+      assert.include(broken.message, "watchlist.sim_binance[0]")
+      assert.include(broken.message, "topN.sim_binance: top N is a whole number from 1 to 500")
+      assert.strictEqual((yield* storedTier(exchangeId, 1)).length, 6, "the pool is left as it was")
+    }).pipe(Effect.scoped, withStore),
+    60_000
+  )
+
   it.live("a second refresh with a smaller N removes the dropped Tier 1 rows and leaves Tier 2 rows alone", () =>
     Effect.gen(function* () {
       const adapter = yield* simAdapter("sim_binance")
