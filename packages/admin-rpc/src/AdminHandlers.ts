@@ -15,7 +15,6 @@ import { randomUUID } from "node:crypto"
 import { AdminAuth, CurrentAdmin } from "./AdminAuth.js"
 import {
   AdminNotFound,
-  AdminRequestFailed,
   type AlertQuery,
   AlertView,
   AdminRpcs,
@@ -39,6 +38,7 @@ import {
   type NetworkLogQuery
 } from "./AdminRpcs.js"
 import { AdminVerifier } from "./AdminVerifier.js"
+import { exchangeNamed as exchangeNamedIn, failed } from "./internal/handlerSupport.js"
 import * as SymbolsHandlers from "./SymbolsHandlers.js"
 
 /** `AdminAuth` for the server: the `Authorization` header of the call (or of the WebSocket upgrade). */
@@ -50,11 +50,6 @@ export const layerAuth: Layer.Layer<AdminAuth, never, AdminVerifier> = Layer.eff
 /** How often `WatchNetwork` sends the cards: heartbeat ages move every second. */
 export const watchInterval = "1 second"
 
-const failed = (what: string) => (cause: { readonly message: string }) =>
-  Effect.zipRight(
-    Effect.logWarning(`admin rpc: ${what} failed`, cause),
-    Effect.fail(new AdminRequestFailed({ message: `${what} failed: ${cause.message}` }))
-  )
 
 /** How long a command may run once acknowledged: a backfill fetches history over REST and can take minutes. */
 const resultTimeout = (command: CommandRequest): Duration.Duration =>
@@ -153,16 +148,7 @@ export const layerHandlers = AdminRpcs.toLayer(
       ExchangeNotSupported: failed("saving the connection")
     }))
 
-    /** The exchange named `name`, or `AdminNotFound`. */
-    const exchangeNamed = (name: string) =>
-      exchanges.byName(name).pipe(
-        Effect.catchTags({
-          UnknownExchange: () =>
-            Effect.fail(new AdminNotFound({ entity: "exchange", key: name, message: `No exchange named ${name}` })),
-          ExchangeNotSupported: () =>
-            Effect.fail(new AdminNotFound({ entity: "exchange", key: name, message: `${name} has no adapter` }))
-        })
-      )
+    const exchangeNamed = (name: string) => exchangeNamedIn(exchanges, name)
 
     const chart = Effect.fn("AdminRpc.Chart")(function* (request: {
       readonly exchange: Exchange.ExchangeName

@@ -9,8 +9,6 @@ import { ExchangeSymbolsRepo, ExchangesRepo, LiquidityGrade, type StoreError, Us
 import { Array as Arr, Effect, Either, Option, Predicate } from "effect"
 import { CurrentAdmin } from "./AdminAuth.js"
 import {
-  AdminNotFound,
-  AdminRequestFailed,
   type CandlesCached,
   type CheckStatus,
   ListingUnavailable,
@@ -22,12 +20,7 @@ import {
   WatchlistView
 } from "./AdminRpcs.js"
 import { ExchangeCatalog, type Listing } from "./ExchangeCatalog.js"
-
-const failed = (what: string) => (cause: { readonly message: string }) =>
-  Effect.zipRight(
-    Effect.logWarning(`admin rpc: ${what} failed`, cause),
-    Effect.fail(new AdminRequestFailed({ message: `${what} failed: ${cause.message}` }))
-  )
+import { exchangeNamed as exchangeNamedIn, failed } from "./internal/handlerSupport.js"
 
 /** What an admin may type for a symbol, reduced to letters and digits: `btc/usdt`, `BTC-USDT` and `btcusdt` meet. */
 const looseKey = (text: string): string => text.toUpperCase().replace(/[^A-Z0-9]/g, "")
@@ -57,15 +50,7 @@ export const make = Effect.gen(function* () {
   const statuses = yield* StatusStore.StatusStore
   const catalog = yield* ExchangeCatalog
 
-  const exchangeNamed = (name: Exchange.ExchangeName) =>
-    exchanges.byName(name).pipe(
-      Effect.catchTags({
-        UnknownExchange: () =>
-          Effect.fail(new AdminNotFound({ entity: "exchange", key: name, message: `No exchange named ${name}` })),
-        ExchangeNotSupported: () =>
-          Effect.fail(new AdminNotFound({ entity: "exchange", key: name, message: `${name} has no adapter` }))
-      })
-    )
+  const exchangeNamed = (name: Exchange.ExchangeName) => exchangeNamedIn(exchanges, name)
 
   const listingOf = (name: Exchange.ExchangeName) =>
     catalog.listing(name).pipe(

@@ -110,7 +110,7 @@ layer(Layer.merge(S.serverLayer(S.settings(), { adapterFor: S.adapterFor(patch) 
 
       const view = yield* client.SetWatchlist({ exchange: binance, symbols: [sym(fourth!), sym(fifth!)] })
       assert.deepStrictEqual(
-        view.watchlist.map((c) => [c.symbol, c.status]),
+        view.watchlist.map((c): ReadonlyArray<string | null> => [c.symbol, c.status]),
         [
           [fourth!, "watched"],
           [fifth!, "watched"]
