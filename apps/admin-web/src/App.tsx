@@ -6,10 +6,20 @@ import { ApiKeysPage } from "./pages/ApiKeys.js"
 import { ControlPage } from "./pages/Control.js"
 import { LogsPage } from "./pages/Logs.js"
 import { NetworkPage } from "./pages/Network.js"
+import { SettingsPage } from "./pages/Settings.js"
 import { SignalsPage } from "./pages/Signals.js"
+import { SymbolsPage } from "./pages/Symbols.js"
 import { Admin, type AdminRuntime, connect, describeError, savedToken, saveToken } from "./rpc.js"
 
-const pages = { network: "Network", control: "Control", signals: "Signals", keys: "API keys", logs: "Logs" } as const
+const pages = {
+  network: "Network",
+  control: "Control",
+  symbols: "Symbols",
+  signals: "Signals",
+  settings: "Settings",
+  keys: "API keys",
+  logs: "Logs"
+} as const
 type Page = keyof typeof pages
 
 interface Session {
@@ -86,7 +96,9 @@ export const App = () => {
       <main>
         {page === "network" && <NetworkPage runtime={session.runtime} />}
         {page === "control" && <ControlPage runtime={session.runtime} />}
+        {page === "symbols" && <SymbolsPage runtime={session.runtime} user={session.user} />}
         {page === "signals" && <SignalsPage runtime={session.runtime} />}
+        {page === "settings" && <SettingsPage runtime={session.runtime} />}
         {page === "keys" && <ApiKeysPage runtime={session.runtime} />}
         {page === "logs" && <LogsPage runtime={session.runtime} />}
       </main>

@@ -8,7 +8,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { ExchangeSim } from "@livermore/exchange-sim"
 import { Config, Effect, Exit, Scope } from "effect"
 import { randomUUID } from "node:crypto"
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { type Browser, chromium, type Page } from "playwright-core"
@@ -45,6 +45,7 @@ let browser: Browser | undefined
 let page: Page
 let base = ""
 let token = ""
+let sim: ExchangeSim.SimHandle
 
 const shot = (name: string) => page.screenshot({ path: path.join(output, `${name}.png`), fullPage: true })
 
@@ -59,7 +60,7 @@ beforeAll(async () => {
   assert.strictEqual(migrated.code, 0, migrated.stderr)
 
   scope = await Effect.runPromise(Scope.make())
-  const sim = await Effect.runPromise(Scope.extend(ExchangeSim.make({ symbols: 8 }), scope))
+  sim = await Effect.runPromise(Scope.extend(ExchangeSim.make({ symbols: 8 }), scope))
   await db.sql("UPDATE exchanges SET rest_url = $1, ws_url = $2 WHERE name = 'sim_binance'", [sim.url, sim.wsUrl])
 
   const created = await collect(startSingle(["admin-token", "create", "--user", "ops@example.com", "--name", "browser e2e"], env))
@@ -73,7 +74,9 @@ beforeAll(async () => {
     PORT: String(port),
     HOST: "127.0.0.1",
     LIVERMORE_PUBLIC_IP_DISABLED: "true",
-    LIVERMORE_TOP_N: "3"
+    LIVERMORE_TOP_N: "3",
+    // The instance follows this admin's settings: the watchlist the Symbols page edits.
+    LIVERMORE_ADMIN_EMAIL: "ops@example.com"
   })
 
   browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-dev-shm-usage"] })
@@ -192,8 +195,101 @@ describe("admin web UI in Chromium", () => {
     await shot("03b-control")
   }, 90_000)
 
-  it("signals: the chart of a followed sim_binance symbol shows candles with MACD-V values", async () => {
+  it("symbols: typed symbols are checked against the exchange and previewed; one added is followed after Apply now", async () => {
+    await page.getByTestId("nav-symbols").click()
+    const top = page.getByTestId("top-pool").locator("tbody tr")
+    await top.first().waitFor({ timeout: 15_000 })
+    assert.strictEqual(await top.count(), 3)
+    assert.include(await page.getByTestId("followed-by").textContent(), "follows your settings")
+    const pool = (await page.getByTestId("top-pool").textContent()) ?? ""
+    const outside = sim.market.symbols.map((s) => s.binance).find((s) => !pool.includes(s))!
+    const typed = `${outside.replace(/USDT$/, "").toLowerCase()}/usdt`
+    await page.fill('textarea[name="symbols-input"]', `${typed}, NOPEUSDT`)
+    await page.getByRole("button", { name: "Check", exact: true }).click()
+    const preview = page.getByTestId("symbols-preview")
+    await preview.waitFor({ timeout: 20_000 })
+    const row = (await page.getByTestId(`check-${typed}`).textContent()) ?? ""
+    assert.include(row, outside)
+    assert.include(row, "can be added")
+    assert.match(row, /USDT.*[A-E]/)
+    assert.include(await page.getByTestId("check-NOPEUSDT").textContent(), "not listed by the exchange")
+    await shot("08-symbols-preview")
+
+    await page.getByRole("button", { name: "Add 1 new symbol" }).click()
+    await page.getByTestId(`watched-${outside}`).waitFor({ timeout: 15_000 })
+    await page.getByRole("button", { name: "Apply now (reload-settings)" }).click()
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="watchlist-saved"]')?.textContent ?? "").includes("applied"),
+      undefined,
+      { timeout: 60_000 }
+    )
+    // Added symbols are warmed up before reload-settings finishes: the watched row shows its cached history.
+    await page.waitForFunction(
+      (symbol) => /5m [1-9]\d+ · 15m [1-9]\d+/.test(document.querySelector(`[data-testid="watched-${symbol}"]`)?.textContent ?? ""),
+      outside,
+      { timeout: 15_000 }
+    )
+    await shot("08-symbols")
+    // The instance now follows four symbols: the top 3 and the watched one.
+    await page.getByTestId("nav-network").click()
+    await page.waitForFunction(() => document.querySelector('[data-testid="symbols-sim_binance"]')?.textContent === "4", undefined, {
+      timeout: 30_000
+    })
+  }, 120_000)
+
+  it("settings: form and JSON stay in sync; problems listed with their paths; a diff before saving; export and import", async () => {
+    await page.getByTestId("nav-settings").click()
+    const json = page.locator('textarea[name="settings-json"]')
+    await page.waitForFunction(() => (document.querySelector('textarea[name="settings-json"]') as HTMLTextAreaElement | null)?.value.includes("watchlist"), undefined, {
+      timeout: 15_000
+    })
+    const stored = JSON.parse(await json.inputValue()) as { watchlist: Record<string, Array<string>> }
+    assert.strictEqual(stored.watchlist.sim_binance?.length, 1, "the Symbols page's watchlist is in the document")
+
+    await page.selectOption('select[name="chart-timeframe"]', "4h")
+    assert.strictEqual(JSON.parse(await json.inputValue()).chart.timeframe, "4h", "form → JSON")
+    const edited = { ...JSON.parse(await json.inputValue()), chart: { timeframe: "4h", bars: 5 } }
+    await json.fill(JSON.stringify(edited, null, 2))
+    assert.strictEqual(await page.locator('input[name="chart-bars"]').inputValue(), "5", "JSON → form")
+    const validation = page.getByTestId("settings-validation")
+    assert.include(await validation.textContent(), "chart.bars: chart bars is a whole number from 50 to 1000")
+    assert.isTrue(await page.getByRole("button", { name: "Review changes" }).isDisabled())
+    await shot("09-settings-invalid")
+
+    await page.fill('input[name="chart-bars"]', "400")
+    assert.include(await validation.textContent(), "Valid; not saved yet.")
+    await page.getByRole("button", { name: "Review changes" }).click()
+    const diff = (await page.getByTestId("settings-diff").textContent()) ?? ""
+    assert.include(diff, '-     "bars": 300')
+    assert.include(diff, '+     "bars": 400')
+    assert.include(diff, '+     "timeframe": "4h"')
+    await shot("09-settings-diff")
+    await page.getByRole("button", { name: "Save", exact: true }).click()
+    await page.waitForFunction(() => (document.querySelector('[data-testid="settings-notice"]')?.textContent ?? "").includes("Settings saved"), undefined, {
+      timeout: 15_000
+    })
+    const saved = await db.sql("SELECT settings FROM users WHERE email = 'ops@example.com'")
+    assert.deepStrictEqual((saved[0] as { settings: { chart: unknown } }).settings.chart, { timeframe: "4h", bars: 400 })
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export" }).click()])
+    const exported = JSON.parse(readFileSync((await download.path())!, "utf8"))
+    assert.deepStrictEqual(exported.chart, { timeframe: "4h", bars: 400 })
+
+    const importPath = path.join(dataDir, "import.json")
+    writeFileSync(importPath, JSON.stringify({ ...exported, colour: "blue" }))
+    await page.setInputFiles('input[name="settings-file"]', importPath)
+    await page.waitForFunction(() => (document.querySelector('[data-testid="settings-validation"]')?.textContent ?? "").includes("colour"), undefined, {
+      timeout: 10_000
+    })
+    assert.include(await validation.textContent(), "colour: is unexpected")
+    await shot("09-settings")
+  }, 90_000)
+
+  it("signals: the chart opens with the saved chart settings and shows candles with MACD-V values", async () => {
     await page.getByTestId("nav-signals").click()
+    await page.waitForFunction(() => (document.querySelector('select[name="timeframe"]') as HTMLSelectElement | null)?.value === "4h", undefined, {
+      timeout: 15_000
+    })
     await page.locator('select[name="symbol"] option').first().waitFor({ state: "attached", timeout: 20_000 })
     const summary = page.getByTestId("chart-summary")
     await page.waitForFunction(

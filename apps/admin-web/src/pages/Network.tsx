@@ -87,7 +87,7 @@ const Card = ({ card, runtime }: { card: ExchangeCard; runtime: AdminRuntime }) 
         <dt>Connected since</dt>
         <dd>{time(status?.connectedAt ?? null)}</dd>
         <dt>Symbols</dt>
-        <dd>{status?.symbolCount ?? "–"}</dd>
+        <dd data-testid={`symbols-${card.name}`}>{status?.symbolCount ?? "–"}</dd>
         <dt>Last error</dt>
         <dd className={status?.lastError ? "error" : ""}>{status?.lastError ?? "–"}</dd>
         <dt>Instances</dt>

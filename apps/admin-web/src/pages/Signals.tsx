@@ -3,7 +3,8 @@
  * (MACD-V, signal, histogram) and alert markers — refreshed every 5 seconds.
  */
 import type { AlertView, Chart, SymbolView } from "@livermore/admin-rpc/shared"
-import type { Alert, Exchange, Market, Timeframe } from "@livermore/domain"
+import { type Alert, type Exchange, type Market, type Timeframe, UserSettings } from "@livermore/domain"
+import { Either } from "effect"
 import {
   CandlestickSeries,
   createChart,
@@ -28,12 +29,24 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
   const chosenExchange = exchange !== "" ? exchange : (served[0] ?? "")
   const [symbols, setSymbols] = useState<ReadonlyArray<SymbolView>>([])
   const [symbol, setSymbol] = useState("")
-  const [timeframe, setTimeframe] = useState<Timeframe.Timeframe>("5m")
+  const [timeframe, setTimeframe] = useState<Timeframe.Timeframe>(UserSettings.empty.chart.timeframe)
+  const [bars, setBars] = useState(UserSettings.empty.chart.bars)
   const [chart, setChart] = useState<Chart | null>(null)
   const [history, setHistory] = useState<ReadonlyArray<AlertView>>([])
   const [live, setLive] = useState<ReadonlyArray<Alert.Alert>>([])
   const { run, error } = useCall(runtime)
   const { value: latest } = useStream(runtime, (admin) => admin.WatchAlerts())
+
+  // The chart opens with the admin's chart settings (Settings page); stored settings that are invalid leave the defaults.
+  useEffect(() => {
+    void run((admin) => admin.GetSettings()).then((found) => {
+      const settings = found === null ? Either.left([]) : UserSettings.validate(found.document)
+      if (Either.isRight(settings)) {
+        setTimeframe(settings.right.chart.timeframe)
+        setBars(settings.right.chart.bars)
+      }
+    })
+  }, [run])
 
   useEffect(() => {
     if (latest !== null) setLive((all) => [latest, ...all].slice(0, 50))
@@ -52,11 +65,11 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
   const load = useCallback(async () => {
     if (chosenExchange === "" || symbol === "") return
     const series = { exchange: chosenExchange as Exchange.ExchangeName, symbol: symbol as Market.SymbolId, timeframe }
-    const found = await run((admin) => admin.Chart({ ...series, limit: 300 }))
+    const found = await run((admin) => admin.Chart({ ...series, limit: bars }))
     if (found !== null) setChart(found)
     const alerts = await run((admin) => admin.Alerts({ exchange: series.exchange, limit: 100 }))
     if (alerts !== null) setHistory(alerts)
-  }, [run, chosenExchange, symbol, timeframe])
+  }, [run, chosenExchange, symbol, timeframe, bars])
 
   useEffect(() => {
     void load()
