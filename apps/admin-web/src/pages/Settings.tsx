@@ -7,6 +7,7 @@
 import { UserSettings } from "@livermore/domain"
 import { diffLines } from "diff"
 import { Either } from "effect"
+import { FileImport } from "../FileImport.js"
 import { useCallback, useEffect, useState } from "react"
 import { useCall, useStream } from "../hooks.js"
 import type { AdminRuntime } from "../rpc.js"
@@ -260,19 +261,7 @@ export const SettingsPage = ({ runtime }: { runtime: AdminRuntime }) => {
         <button type="button" onClick={exportFile} disabled={stored === null}>
           Export
         </button>
-        <label className="file">
-          Import{" "}
-          <input
-            name="settings-file"
-            type="file"
-            accept=".json,application/json"
-            onChange={(e) => {
-              const file = e.target.files?.[0]
-              if (file !== undefined) void importFile(file)
-              e.target.value = ""
-            }}
-          />
-        </label>
+        <FileImport label="Import" name="settings-file" accept=".json,application/json" onFile={(file) => void importFile(file)} />
         <button type="button" onClick={() => setText(pretty(stored))} disabled={!changed}>
           Discard changes
         </button>

@@ -6,6 +6,7 @@
  */
 import type { AdminUser, CandlesCached, SymbolCheck, WatchlistView } from "@livermore/admin-rpc/shared"
 import type { Exchange, Market } from "@livermore/domain"
+import { FileImport } from "../FileImport.js"
 import { useCallback, useEffect, useState } from "react"
 import { useCall, useStream } from "../hooks.js"
 import type { AdminRuntime } from "../rpc.js"
@@ -165,19 +166,7 @@ export const SymbolsPage = ({ runtime, user }: { runtime: AdminRuntime; user: Ad
           <button type="submit" disabled={busy || parseList(input).length === 0}>
             Check
           </button>
-          <label className="file">
-            Import a file (.txt, .csv){" "}
-            <input
-              name="symbols-file"
-              type="file"
-              accept=".txt,.csv,text/plain,text/csv"
-              onChange={(e) => {
-                const file = e.target.files?.[0]
-                if (file !== undefined) void importFile(file)
-                e.target.value = ""
-              }}
-            />
-          </label>
+          <FileImport label="Import a file (.txt, .csv)" name="symbols-file" accept=".txt,.csv,text/plain,text/csv" onFile={(file) => void importFile(file)} />
         </div>
       </form>
       {preview !== null && (
