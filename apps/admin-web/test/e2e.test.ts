@@ -19,6 +19,7 @@ import {
   freePort,
   type ListeningNode,
   redisUrl,
+  startCommandListening,
   startListening,
   startSingle,
   testDatabase
@@ -39,8 +40,19 @@ const env: NodeJS.ProcessEnv = {
   LIVERMORE_DATA_DIR: dataDir
 }
 
+/** How the test's nodes run: waiting idle for sim_binance, with the admin whose settings they follow. */
+const nodeEnv: NodeJS.ProcessEnv = {
+  ...env,
+  HOST: "127.0.0.1",
+  LIVERMORE_PUBLIC_IP_DISABLED: "true",
+  LIVERMORE_TOP_N: "3",
+  // The instance follows this admin's settings: the watchlist the Symbols page edits.
+  LIVERMORE_ADMIN_EMAIL: "ops@example.com"
+}
+
 let scope: Scope.CloseableScope
 let node: ListeningNode | undefined
+let second: ListeningNode | undefined
 let browser: Browser | undefined
 let page: Page
 let base = ""
@@ -69,15 +81,7 @@ beforeAll(async () => {
 
   const port = await freePort()
   base = `http://127.0.0.1:${port}`
-  node = await startListening(["--exchange", "sim_binance"], {
-    ...env,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    LIVERMORE_PUBLIC_IP_DISABLED: "true",
-    LIVERMORE_TOP_N: "3",
-    // The instance follows this admin's settings: the watchlist the Symbols page edits.
-    LIVERMORE_ADMIN_EMAIL: "ops@example.com"
-  })
+  node = await startListening(["--exchange", "sim_binance"], { ...nodeEnv, PORT: String(port) })
 
   browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-dev-shm-usage"] })
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
@@ -86,6 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
+  await second?.stop()
   await node?.stop()
   if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
   await db.drop()
@@ -325,6 +330,38 @@ describe("admin web UI in Chromium", () => {
     await shot("06-api-key-revoked")
   }, 60_000)
 
+  it("network: Connect while another instance holds the exchange warns with the holder; only Take over moves it", async () => {
+    second = await startListening(["--exchange", "sim_binance"], { ...nodeEnv, PORT: String(await freePort()) })
+    await page.getByTestId("nav-network").click()
+    const holder = ((await page.getByTestId("instance-sim_binance").textContent()) ?? "").trim()
+    assert.notStrictEqual(holder, "–")
+    // The second instance announces itself idle within a heartbeat; then Connect offers it.
+    const connect = page.getByTestId("connect-sim_binance")
+    await connect.waitFor({ timeout: 30_000 })
+    await connect.click()
+    const dialog = page.getByRole("dialog", { name: "Take over" })
+    await dialog.waitFor({ timeout: 15_000 })
+    assert.include(await dialog.textContent(), holder)
+    assert.include(await dialog.textContent(), "active")
+    await shot("11-takeover-warning")
+    await dialog.getByRole("button", { name: "Cancel" }).click()
+    await dialog.waitFor({ state: "detached", timeout: 5_000 })
+    assert.strictEqual(((await page.getByTestId("instance-sim_binance").textContent()) ?? "").trim(), holder, "cancel changes nothing")
+
+    await connect.click()
+    await dialog.waitFor({ timeout: 15_000 })
+    await dialog.getByRole("button", { name: "Take over" }).click()
+    await page.waitForFunction(
+      (previous) =>
+        (document.querySelector('[data-testid="instance-sim_binance"]')?.textContent ?? previous).trim() !== previous &&
+        document.querySelector('[data-testid="state-sim_binance"]')?.textContent === "active",
+      holder,
+      { timeout: 90_000 }
+    )
+    assert.include(second.output(), "sim_binance", "the second instance serves it now")
+    await shot("11-takeover")
+  }, 150_000)
+
   it("logs: the node's lifecycle events, filtered by type", async () => {
     await page.getByTestId("nav-logs").click()
     const rows = page.getByTestId("log-rows").locator("tr")
@@ -338,3 +375,80 @@ describe("admin web UI in Chromium", () => {
     await shot("07-logs")
   }, 60_000)
 })
+
+/**
+ * Alerts need a market that moves: `livermore demo` runs the simulator inside the node at 300× (a 5m candle a
+ * second) and scripts BTCUSDT to crash through −150 and −200 and recover, so real alerts fire within seconds — on
+ * its own Postgres database and Redis namespace, over the simulator's real sockets.
+ */
+describe("admin web UI in Chromium: alerts from a moving market", () => {
+  const demoDb = testDatabase("adminwebdemo")
+  const demoEnv: NodeJS.ProcessEnv = {
+    ...baseEnv(),
+    DATABASE_URL: demoDb.url,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: `test:adminweb-demo:${randomUUID()}:`,
+    LIVERMORE_DATA_DIR: dataDir,
+    LIVERMORE_PUBLIC_IP_DISABLED: "true"
+  }
+  let demo: ListeningNode | undefined
+  let demoPage: Page
+  let demoToken = ""
+
+  beforeAll(async () => {
+    await demoDb.create()
+    const migrated = await collect(startSingle(["migrate"], demoEnv))
+    assert.strictEqual(migrated.code, 0, migrated.stderr)
+    const created = await collect(startSingle(["admin-token", "create", "--user", "desk@example.com"], demoEnv))
+    assert.strictEqual(created.code, 0, created.stderr)
+    demoToken = /Token: (lva_\S+)/.exec(created.stdout)![1]!
+    const port = await freePort()
+    demo = await startCommandListening(["demo", "--symbols", "8"], { ...demoEnv, PORT: String(port), HOST: "127.0.0.1" })
+    demoPage = await browser!.newPage({ viewport: { width: 1280, height: 1000 } })
+    await demoPage.goto(`http://127.0.0.1:${port}/admin`)
+    await demoPage.fill('input[name="token"]', demoToken)
+    await demoPage.click('button[type="submit"]')
+    await demoPage.getByTestId("who").waitFor({ timeout: 15_000 })
+  }, 120_000)
+
+  afterAll(async () => {
+    await demoPage?.close()
+    await demo?.stop()
+    await demoDb.drop()
+  })
+
+  it("signals: an alert arrives in the live feed, lands in the history, and is marked on the chart", async () => {
+    await demoPage.getByTestId("nav-signals").click()
+    await demoPage.locator('select[name="exchange"] option[value="sim_binance"]').waitFor({ state: "attached", timeout: 60_000 })
+    await demoPage.locator('select[name="symbol"] option[value="BTCUSDT"]').waitFor({ state: "attached", timeout: 30_000 })
+    await demoPage.selectOption('select[name="symbol"]', "BTCUSDT")
+    await demoPage.selectOption('select[name="timeframe"]', "5m")
+    const live = demoPage.getByTestId("live-alerts")
+    await demoPage.waitForFunction(
+      () => /BTCUSDT 5m level_-\d+/.test(document.querySelector('[data-testid="live-alerts"]')?.textContent ?? ""),
+      undefined,
+      { timeout: 90_000 }
+    )
+    assert.match((await live.textContent()) ?? "", /sim_binance BTCUSDT 5m level_-(150|200) at [\d.]+ \(MACD-V -\d+\.\d\)/)
+    // The chart reloads every 5 s: its alerts are the stored ones among its bars, drawn as markers.
+    await demoPage.waitForFunction(
+      () => /, [1-9]\d* alerts$/.test(document.querySelector('[data-testid="chart-summary"]')?.textContent ?? ""),
+      undefined,
+      { timeout: 30_000 }
+    )
+    // The history, filtered to the series and the first level crossing: only such rows remain.
+    await demoPage.selectOption('select[name="history-symbol"]', "BTCUSDT")
+    await demoPage.selectOption('select[name="history-timeframe"]', "5m")
+    await demoPage.fill('input[name="history-label"]', "level_-150")
+    await demoPage.waitForFunction(
+      () => {
+        const rows = [...document.querySelectorAll('[data-testid="alert-rows"] tr')]
+        return rows.length > 0 && rows.every((row) => /BTCUSDT5mlevel_-150/.test(row.textContent ?? ""))
+      },
+      undefined,
+      { timeout: 15_000 }
+    )
+    await demoPage.screenshot({ path: path.join(output, "10-signals-alerts.png"), fullPage: true })
+  }, 150_000)
+})
+

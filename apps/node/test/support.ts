@@ -150,8 +150,12 @@ export interface ListeningNode {
 }
 
 /** Start `livermore start …` as one process and wait (at most 60 s) until it logs that it listens. */
-export const startListening = async (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<ListeningNode> => {
-  const child = startSingle(["start", ...args], env)
+export const startListening = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<ListeningNode> =>
+  startCommandListening(["start", ...args], env)
+
+/** Start any serving `livermore` command (`start`, `demo`) and wait until its HTTP server listens. */
+export const startCommandListening = async (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<ListeningNode> => {
+  const child = startSingle(args, env)
   let text = ""
   child.stdout?.on("data", (chunk: Buffer) => {
     text += chunk.toString()

@@ -83,7 +83,9 @@ const Card = ({ card, runtime }: { card: ExchangeCard; runtime: AdminRuntime }) 
         <dt>Host</dt>
         <dd>{status === null ? "–" : `${status.hostname} (${status.ipAddress ?? "no IP"})`}</dd>
         <dt>Instance</dt>
-        <dd className="mono">{status?.instanceId ?? "–"}</dd>
+        <dd className="mono" data-testid={`instance-${card.name}`}>
+          {status?.instanceId ?? "–"}
+        </dd>
         <dt>Connected since</dt>
         <dd>{time(status?.connectedAt ?? null)}</dd>
         <dt>Symbols</dt>

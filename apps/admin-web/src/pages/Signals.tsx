@@ -20,6 +20,8 @@ import { useCall, useStream } from "../hooks.js"
 import type { AdminRuntime } from "../rpc.js"
 
 const timeframes: ReadonlyArray<Timeframe.Timeframe> = ["5m", "15m", "1h", "4h", "1d"]
+/** Labels the history filter suggests; any level (a multiple of 50 beyond ±150) can be typed. */
+const alertLabels = ["level_-200", "level_-150", "level_+150", "level_+200", "reversal_oversold", "reversal_overbought"]
 const seconds = (ms: number) => (ms / 1000) as UTCTimestamp
 
 export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
@@ -33,6 +35,8 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
   const [bars, setBars] = useState(UserSettings.empty.chart.bars)
   const [chart, setChart] = useState<Chart | null>(null)
   const [history, setHistory] = useState<ReadonlyArray<AlertView>>([])
+  /** History filters; "" = any. */
+  const [filter, setFilter] = useState({ symbol: "", timeframe: "", label: "" })
   const [live, setLive] = useState<ReadonlyArray<Alert.Alert>>([])
   const { run, error } = useCall(runtime)
   const { value: latest } = useStream(runtime, (admin) => admin.WatchAlerts())
@@ -67,9 +71,17 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
     const series = { exchange: chosenExchange as Exchange.ExchangeName, symbol: symbol as Market.SymbolId, timeframe }
     const found = await run((admin) => admin.Chart({ ...series, limit: bars }))
     if (found !== null) setChart(found)
-    const alerts = await run((admin) => admin.Alerts({ exchange: series.exchange, limit: 100 }))
+    const alerts = await run((admin) =>
+      admin.Alerts({
+        exchange: series.exchange,
+        ...(filter.symbol === "" ? {} : { symbol: filter.symbol as Market.SymbolId }),
+        ...(filter.timeframe === "" ? {} : { timeframe: filter.timeframe as Timeframe.Timeframe }),
+        ...(filter.label === "" ? {} : { label: filter.label }),
+        limit: 100
+      })
+    )
     if (alerts !== null) setHistory(alerts)
-  }, [run, chosenExchange, symbol, timeframe, bars])
+  }, [run, chosenExchange, symbol, timeframe, bars, filter])
 
   useEffect(() => {
     void load()
@@ -122,6 +134,36 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
         ))}
       </ul>
       <h3>History</h3>
+      <form className="inline" onSubmit={(event) => event.preventDefault()}>
+        <select name="history-symbol" value={filter.symbol} onChange={(e) => setFilter({ ...filter, symbol: e.target.value })}>
+          <option value="">every symbol</option>
+          {symbols.map((s) => (
+            <option key={s.symbol} value={s.symbol}>
+              {s.symbol}
+            </option>
+          ))}
+        </select>
+        <select name="history-timeframe" value={filter.timeframe} onChange={(e) => setFilter({ ...filter, timeframe: e.target.value })}>
+          <option value="">every timeframe</option>
+          {timeframes.map((tf) => (
+            <option key={tf} value={tf}>
+              {tf}
+            </option>
+          ))}
+        </select>
+        <input
+          name="history-label"
+          list="alert-labels"
+          placeholder="every signal (level_-150, reversal_oversold …)"
+          value={filter.label}
+          onChange={(e) => setFilter({ ...filter, label: e.target.value.trim() })}
+        />
+        <datalist id="alert-labels">
+          {alertLabels.map((label) => (
+            <option key={label} value={label} />
+          ))}
+        </datalist>
+      </form>
       <table>
         <thead>
           <tr>
