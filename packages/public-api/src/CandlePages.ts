@@ -11,7 +11,8 @@
  */
 import { Bus, type CacheError, CandleCache, Keys } from "@livermore/cache"
 import type { Exchange, Market, Timeframe } from "@livermore/domain"
-import { Cache, Context, Duration, Effect, Equal, Exit, Hash, Layer, Schedule, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, Schema, Stream } from "effect"
+import * as TtlMemo from "./internal/TtlMemo.js"
 import { PublicApiConfig } from "./PublicApiConfig.js"
 import * as Mapping from "./PublicMapping.js"
 
@@ -39,20 +40,6 @@ export class CandlePages extends Context.Tag("@livermore/public-api/CandlePages"
 
 /** The most pages kept; at the default limit (100 candles) a page is about 12 kB. */
 export const capacity = 500
-
-/** A page's identity: its query, at the version of its series it was read at. Carries the request for the lookup. */
-class PageKey implements Equal.Equal {
-  constructor(
-    readonly id: string,
-    readonly request: PageRequest
-  ) {}
-  [Equal.symbol](that: Equal.Equal): boolean {
-    return that instanceof PageKey && that.id === this.id
-  }
-  [Hash.symbol](): number {
-    return Hash.cached(this, Hash.string(this.id))
-  }
-}
 
 const seriesName = (exchangeId: number, symbol: string, timeframe: string): string => `${exchangeId}:${symbol}:${timeframe}`
 
@@ -91,12 +78,8 @@ export const layer = Layer.scoped(
     const versions = new Map<string, number>()
     // Added to every version: bumped when the subscription is lost, so no copy outlives a gap in the closes.
     let epoch = 0
-    const pages = yield* Cache.makeWith({
-      capacity,
-      lookup: (key: PageKey) => encode(key.request),
-      // Failures are not kept: the next request asks the cache again.
-      timeToLive: (exit) => (Exit.isSuccess(exit) ? cacheTtl : Duration.zero)
-    })
+    // Failures are not kept: the next request asks the cache again.
+    const pages = TtlMemo.make<Uint8Array, CacheError.CacheError>({ timeToLiveMs: Duration.toMillis(cacheTtl), capacity })
 
     const onMessage = ({ channel }: Bus.ChannelMessage<unknown>) =>
       Effect.sync(() => {
@@ -132,7 +115,7 @@ export const layer = Layer.scoped(
       get: (request) => {
         const series = seriesName(request.exchangeId, request.symbol, request.timeframe)
         const version = `${epoch}.${versions.get(series) ?? 0}`
-        return pages.get(new PageKey(`${version}|${request.upper}|${request.limit}|${request.cursorQuery}`, request))
+        return pages.get(`${version}|${request.upper}|${request.limit}|${request.cursorQuery}`, () => encode(request))
       }
     })
   })

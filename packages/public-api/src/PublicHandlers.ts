@@ -6,8 +6,9 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { CandleCache, type CacheError, IndicatorStore, PublicCatalog, StatusStore } from "@livermore/cache"
 import { type Alert, Exchange, Market } from "@livermore/domain"
-import { Cache, Context, Duration, Effect, Exit, Layer, Option } from "effect"
+import { Context, Duration, Effect, Layer, Option } from "effect"
 import * as CandlePages from "./CandlePages.js"
+import * as TtlMemo from "./internal/TtlMemo.js"
 import { alertLimit, candleLimit, PublicApi, symbolLimit } from "./PublicApi.js"
 import type * as Dto from "./PublicDto.js"
 import { BadRequest, NotFound, Unavailable } from "./PublicErrors.js"
@@ -27,8 +28,6 @@ const page = <A>(data: ReadonlyArray<A>, cursor: string | null): { data: Readonl
 })
 
 /** A success kept for `ttl`; a failure not kept. */
-const keepSuccesses = (ttl: Duration.Duration) => (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isSuccess(exit) ? ttl : Duration.zero
 
 /**
  * What the handlers share, built once: the services they read and the catalog lookups. The exchange and symbol
@@ -42,16 +41,14 @@ const make = Effect.gen(function* () {
   const statuses = yield* StatusStore.StatusStore
   const { cacheTtl } = yield* PublicApiConfig
 
-  const exchangeList = yield* Cache.makeWith({
-    capacity: 1,
-    lookup: (_: "exchanges") =>
-      catalog.exchanges.pipe(
-        Effect.map(Option.getOrElse(() => [] as ReadonlyArray<PublicCatalog.CatalogExchange>)),
-        Effect.catchAll(unavailable("The exchange list"))
-      ),
-    timeToLive: keepSuccesses(cacheTtl)
-  })
-  const exchangeRows = exchangeList.get("exchanges")
+  const ttl = { timeToLiveMs: Duration.toMillis(cacheTtl), capacity: 64 }
+  const exchangeList = TtlMemo.make<ReadonlyArray<PublicCatalog.CatalogExchange>, Unavailable>(ttl)
+  const readExchanges = () =>
+    catalog.exchanges.pipe(
+      Effect.map(Option.getOrElse(() => [] as ReadonlyArray<PublicCatalog.CatalogExchange>)),
+      Effect.catchAll(unavailable("The exchange list"))
+    )
+  const exchangeRows = exchangeList.get("exchanges", readExchanges)
 
   /** The catalog row of the exchange named in a path, or 404 naming where the list is. */
   const exchangeNamed = (name: string) =>
@@ -65,16 +62,21 @@ const make = Effect.gen(function* () {
     })
 
   /** An exchange's symbols, in catalog order and by name. */
-  const symbolLists = yield* Cache.makeWith({
-    capacity: 64,
-    lookup: (exchangeId: Exchange.ExchangeId) =>
-      catalog.symbols(exchangeId).pipe(
-        Effect.map(Option.getOrElse(() => [] as ReadonlyArray<PublicCatalog.CatalogSymbol>)),
-        Effect.map((list) => ({ list, byName: new Map<string, PublicCatalog.CatalogSymbol>(list.map((s) => [s.symbol, s] as const)) })),
-        Effect.catchAll(unavailable("The symbol list"))
-      ),
-    timeToLive: keepSuccesses(cacheTtl)
-  })
+  interface SymbolList {
+    readonly list: ReadonlyArray<PublicCatalog.CatalogSymbol>
+    readonly byName: ReadonlyMap<string, PublicCatalog.CatalogSymbol>
+  }
+  const symbolMemo = TtlMemo.make<SymbolList, Unavailable>(ttl)
+  const symbolLists = {
+    get: (exchangeId: Exchange.ExchangeId) =>
+      symbolMemo.get(String(exchangeId), () =>
+        catalog.symbols(exchangeId).pipe(
+          Effect.map(Option.getOrElse(() => [] as ReadonlyArray<PublicCatalog.CatalogSymbol>)),
+          Effect.map((list) => ({ list, byName: new Map<string, PublicCatalog.CatalogSymbol>(list.map((s) => [s.symbol, s] as const)) })),
+          Effect.catchAll(unavailable("The symbol list"))
+        )
+      )
+  }
   const symbolsOf = (row: PublicCatalog.CatalogExchange) => Effect.map(symbolLists.get(row.id), ({ list }) => list)
 
   /** The symbol named in a path, served on `row`, or 404. */
