@@ -6,7 +6,7 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { CandleCache, type CacheError, IndicatorStore, PublicCatalog, StatusStore } from "@livermore/cache"
 import { type Alert, Exchange, Market } from "@livermore/domain"
-import { Context, Duration, Effect, Layer, Option } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option } from "effect"
 import * as CandlePages from "./CandlePages.js"
 import * as TtlMemo from "./internal/TtlMemo.js"
 import { alertLimit, candleLimit, PublicApi, symbolLimit } from "./PublicApi.js"
@@ -50,16 +50,17 @@ const make = Effect.gen(function* () {
     )
   const exchangeRows = exchangeList.get("exchanges", readExchanges)
 
-  /** The catalog row of the exchange named in a path, or 404 naming where the list is. */
-  const exchangeNamed = (name: string) =>
-    Effect.gen(function* () {
-      yield* Params.name(name, "exchange")
-      const row = (yield* exchangeRows).find((e) => e.name === name)
-      if (row === undefined) {
-        return yield* new NotFound({ message: `No exchange named "${name}"; GET /public/v1/exchanges lists them` })
-      }
-      return row
+  /** The catalog row of the exchange named in a path among `rows`, or 404 naming where the list is. */
+  const exchangeIn = (rows: ReadonlyArray<PublicCatalog.CatalogExchange>, name: string) =>
+    Either.flatMap(Params.name(name, "exchange"), () => {
+      const row = rows.find((e) => e.name === name)
+      return row === undefined
+        ? Either.left(new NotFound({ message: `No exchange named "${name}"; GET /public/v1/exchanges lists them` }))
+        : Either.right(row)
     })
+
+  /** The catalog row of the exchange named in a path, or 404 naming where the list is. */
+  const exchangeNamed = (name: string) => Effect.flatMap(exchangeRows, (rows) => exchangeIn(rows, name))
 
   /** An exchange's symbols, in catalog order and by name. */
   interface SymbolList {
@@ -79,29 +80,49 @@ const make = Effect.gen(function* () {
   }
   const symbolsOf = (row: PublicCatalog.CatalogExchange) => Effect.map(symbolLists.get(row.id), ({ list }) => list)
 
+  /** The symbol named in a path among `row`'s symbols, or 404. */
+  const symbolIn = (row: PublicCatalog.CatalogExchange, symbols: SymbolList, symbol: string) => {
+    const found = symbols.byName.get(symbol)
+    return found === undefined
+      ? Either.left(
+          new NotFound({
+            message: `${row.name} does not serve "${symbol}"; GET /public/v1/exchanges/${row.name}/symbols lists its symbols`
+          })
+        )
+      : Either.right(found)
+  }
+
   /** The symbol named in a path, served on `row`, or 404. */
   const symbolOn = (row: PublicCatalog.CatalogExchange, symbol: string) =>
-    Effect.gen(function* () {
-      yield* Params.name(symbol, "symbol")
-      const found = (yield* symbolLists.get(row.id)).byName.get(symbol)
-      if (found === undefined) {
-        return yield* new NotFound({
-          message: `${row.name} does not serve "${symbol}"; GET /public/v1/exchanges/${row.name}/symbols lists its symbols`
-        })
-      }
-      return found
-    })
+    Effect.flatMap(Params.name(symbol, "symbol"), () =>
+      Effect.flatMap(symbolLists.get(row.id), (symbols) => symbolIn(row, symbols, symbol))
+    )
 
-  const timeframeOn = (row: PublicCatalog.CatalogExchange, value: string) =>
-    Effect.gen(function* () {
-      const timeframe = yield* Params.timeframe(value)
-      if (!row.timeframes.includes(timeframe)) {
-        return yield* new NotFound({ message: `${row.name} does not serve the ${timeframe} timeframe` })
-      }
-      return timeframe
-    })
+  /** A timeframe `row` serves, or 400 (not a timeframe) or 404 (not served there). */
+  const timeframeIn = (row: PublicCatalog.CatalogExchange, value: string) =>
+    Either.flatMap(Params.timeframe(value), (timeframe) =>
+      row.timeframes.includes(timeframe)
+        ? Either.right(timeframe)
+        : Either.left(new NotFound({ message: `${row.name} does not serve the ${timeframe} timeframe` }))
+    )
+  const timeframeOn = timeframeIn
 
-  return { catalog, candles, pages, indicators, statuses, exchangeRows, exchangeNamed, symbolsOf, symbolOn, timeframeOn }
+  return {
+    catalog,
+    candles,
+    pages,
+    indicators,
+    statuses,
+    exchangeRows,
+    exchangeIn,
+    exchangeNamed,
+    symbolLists,
+    symbolsOf,
+    symbolIn,
+    symbolOn,
+    timeframeIn,
+    timeframeOn
+  }
 })
 
 class Lookups extends Context.Tag("@livermore/public-api/PublicHandlers/Lookups")<
@@ -147,34 +168,50 @@ export const SymbolsLive = HttpApiBuilder.group(PublicApi, "symbols", (handlers)
   })
 )
 
+const candleParams = ["from", "to", "limit", "cursor"]
+type CandlesError = BadRequest | NotFound | Unavailable
+
 export const CandlesLive = HttpApiBuilder.group(PublicApi, "candles", (handlers) =>
   Effect.gen(function* () {
     const ctx = yield* Lookups
+    // The hot path: the checks are synchronous between the two catalog reads and the page (each a memo hit under
+    // load), in the order the other endpoints check — names and exchange, timeframe, symbol, then the query.
     return handlers.handle("listCandles", ({ path, urlParams, request }) =>
-      Effect.gen(function* () {
-        yield* Params.onlyKnown(request, ["from", "to", "limit", "cursor"])
-        const row = yield* ctx.exchangeNamed(path.exchange)
-        const timeframe = yield* ctx.timeframeOn(row, path.timeframe)
-        yield* ctx.symbolOn(row, path.symbol)
-        const { from, to } = yield* Params.range(urlParams)
-        const limit = yield* Params.limit(urlParams.limit, candleLimit.max, candleLimit.fallback)
-        const query = `${row.name}|${path.symbol}|${timeframe}|${from ?? ""}|${to ?? ""}`
-        const before = yield* Params.decodeCursor(urlParams.cursor, "candles", query, "number")
-        const upper = Math.min(to ?? Number.MAX_SAFE_INTEGER, before === undefined ? Number.MAX_SAFE_INTEGER : before - 1)
-        const body = yield* ctx.pages
-          .get({
-            exchangeId: Exchange.ExchangeId.make(row.id),
-            symbol: Market.SymbolId.make(path.symbol),
-            timeframe,
-            from: from ?? 0,
-            upper,
-            limit,
-            cursorQuery: query,
-            cursor: (oldestOpenTime) => Params.encodeCursor("candles", query, oldestOpenTime)
-          })
-          .pipe(Effect.catchAll(unavailable("Candle history")))
-        // Already the encoded `CandlePage` (its type and encoding are the same; the contract tests decode it).
-        return HttpServerResponse.uint8Array(body, { contentType: "application/json" })
+      Effect.flatMap(ctx.exchangeRows, (rows): Effect.Effect<HttpServerResponse.HttpServerResponse, CandlesError> => {
+        const checked = Either.flatMap(Params.onlyKnown(request, candleParams), () =>
+          Either.flatMap(ctx.exchangeIn(rows, path.exchange), (row) =>
+            Either.flatMap(ctx.timeframeIn(row, path.timeframe), (timeframe) =>
+              Either.map(Params.name(path.symbol, "symbol"), () => ({ row, timeframe }))
+            )
+          )
+        )
+        if (Either.isLeft(checked)) return Effect.fail(checked.left)
+        const { row, timeframe } = checked.right
+        return Effect.flatMap(ctx.symbolLists.get(row.id), (symbols): Effect.Effect<HttpServerResponse.HttpServerResponse, CandlesError> => {
+          const request = Either.flatMap(ctx.symbolIn(row, symbols, path.symbol), () =>
+            Either.flatMap(Params.range(urlParams), ({ from, to }) =>
+              Either.flatMap(Params.limit(urlParams.limit, candleLimit.max, candleLimit.fallback), (limit) => {
+                const query = `${row.name}|${path.symbol}|${timeframe}|${from ?? ""}|${to ?? ""}`
+                return Either.map(Params.decodeCursor(urlParams.cursor, "candles", query, "number"), (before) => ({
+                  exchangeId: Exchange.ExchangeId.make(row.id),
+                  symbol: Market.SymbolId.make(path.symbol),
+                  timeframe,
+                  from: from ?? 0,
+                  upper: Math.min(to ?? Number.MAX_SAFE_INTEGER, before === undefined ? Number.MAX_SAFE_INTEGER : before - 1),
+                  limit,
+                  cursorQuery: query,
+                  cursor: (oldestOpenTime: number) => Params.encodeCursor("candles", query, oldestOpenTime)
+                }))
+              })
+            )
+          )
+          if (Either.isLeft(request)) return Effect.fail(request.left)
+          return ctx.pages.get(request.right).pipe(
+            Effect.catchAll(unavailable("Candle history")),
+            // Already the encoded `CandlePage` (its type and encoding are the same; the contract tests decode it).
+            Effect.map((body) => HttpServerResponse.uint8Array(body, { contentType: "application/json" }))
+          )
+        })
       })
     )
   })
