@@ -3,60 +3,62 @@
  * Every authenticated answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds);
  * a refused one `Retry-After` too. Error bodies cannot carry headers, so they are set by a pre-response handler.
  */
+import { RateLimiter } from "@effect/experimental"
 import { HttpApp, HttpServerResponse } from "@effect/platform"
-import { type Context, Effect, Layer, Redacted } from "effect"
+import { Duration, Effect, Layer, Redacted } from "effect"
 import { ApiKeyVerifier } from "./ApiKeys.js"
 import { ApiKeyAuth } from "./PublicApi.js"
 import { PublicApiConfig } from "./PublicApiConfig.js"
 import { RateLimited, Unavailable } from "./PublicErrors.js"
-import { PublicRateLimit } from "./PublicRateLimit.js"
+
+const seconds = (duration: Duration.Duration): number => Math.max(0, Math.ceil(Duration.toSeconds(duration)))
 
 const setHeaders = (headers: Record<string, string>) =>
   HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeaders(response, headers)))
 
 /** The budget of one key: charge one request, or fail `RateLimited` with the headers set. */
-export const charge = (limiter: Context.Tag.Service<PublicRateLimit>, keyId: number, limit: number) =>
-  limiter.consume(keyId, limit).pipe(
-    Effect.catchTag("RateLimitStoreError", (error) =>
-      Effect.logWarning("Public API: the rate limiter's store failed", error.message).pipe(
-        Effect.zipRight(Effect.fail(new Unavailable({ message: "The service is temporarily unavailable; retry shortly" })))
-      )
-    ),
-    Effect.flatMap((result): Effect.Effect<void, RateLimited> => {
-      const reset = String(Math.max(1, Math.ceil(result.resetAfterMs / 1000)))
-      if (result.allowed) {
-        return setHeaders({
-          "ratelimit-limit": String(limit),
-          "ratelimit-remaining": String(result.remaining),
-          "ratelimit-reset": String(Math.max(0, Math.ceil(result.resetAfterMs / 1000)))
-        })
-      }
-      return setHeaders({
-        "retry-after": reset,
+export const charge = (limiter: RateLimiter.RateLimiter, keyId: number, limit: number) =>
+  limiter.consume({ key: `key:${keyId}`, limit, window: Duration.millis(Math.ceil(60_000 / limit) * limit), algorithm: "fixed-window", onExceeded: "fail" }).pipe(
+    Effect.tap((result) =>
+      setHeaders({
         "ratelimit-limit": String(limit),
-        "ratelimit-remaining": "0",
-        "ratelimit-reset": reset
-      }).pipe(
-        Effect.zipRight(
-          Effect.fail(new RateLimited({ message: `Rate limit of ${limit} requests per minute exceeded; retry in ${reset} s` }))
-        )
-      )
-    })
+        "ratelimit-remaining": String(result.remaining),
+        "ratelimit-reset": String(seconds(result.resetAfter))
+      })
+    ),
+    Effect.catchTag("RateLimiterError", (error): Effect.Effect<never, RateLimited | Unavailable> =>
+      error.reason === "Exceeded"
+        ? setHeaders({
+            "retry-after": String(Math.max(1, seconds(error.retryAfter))),
+            "ratelimit-limit": String(limit),
+            "ratelimit-remaining": "0",
+            "ratelimit-reset": String(Math.max(1, seconds(error.retryAfter)))
+          }).pipe(
+            Effect.zipRight(
+              Effect.fail(
+                new RateLimited({
+                  message: `Rate limit of ${limit} requests per minute exceeded; retry in ${Math.max(1, seconds(error.retryAfter))} s`
+                })
+              )
+            )
+          )
+        : Effect.logWarning("Public API: the rate limiter's store failed", String(error)).pipe(
+            Effect.zipRight(Effect.fail(new Unavailable({ message: "The service is temporarily unavailable; retry shortly" })))
+          )
+    )
   )
 
 export const layer = Layer.effect(
   ApiKeyAuth,
   Effect.gen(function* () {
     const verifier = yield* ApiKeyVerifier
-    const limiter = yield* PublicRateLimit
+    const limiter = yield* RateLimiter.RateLimiter
     const { requestsPerMinute } = yield* PublicApiConfig
     return ApiKeyAuth.of({
       apiKey: (key) =>
-        Effect.gen(function* () {
-          const owner = yield* verifier.verify(Redacted.value(key))
-          yield* charge(limiter, owner.keyId, requestsPerMinute)
-          return owner
-        })
+        Effect.flatMap(verifier.verify(Redacted.value(key)), (owner) =>
+          Effect.as(charge(limiter, owner.keyId, requestsPerMinute), owner)
+        )
     })
   })
 )
