@@ -47,6 +47,9 @@ export const layerAuth: Layer.Layer<AdminAuth, never, AdminVerifier> = Layer.eff
   Effect.map(AdminVerifier, (verifier) => AdminAuth.of(({ headers }) => verifier.verify(Headers.get(headers, "authorization"))))
 )
 
+/** Entries read from an event log at a time by `NetworkLog`. */
+const logPage = 500
+
 /** How often `WatchNetwork` sends the cards: heartbeat ages move every second. */
 export const watchInterval = "1 second"
 
@@ -342,8 +345,9 @@ export const layerHandlers = AdminRpcs.toLayer(
       Stream.unwrap(
         Effect.gen(function* () {
           const names = (yield* exchanges.list).map((e) => e.name)
+          // The latest entries only (newest first), never the whole log; at least one, to follow from.
           const logs = yield* Effect.forEach(names, (name) =>
-            Effect.map(eventLog.range(name), (entries) => ({ name, entries }))
+            Effect.map(eventLog.range(name, { count: Math.max(1, recent), newestFirst: true }), (entries) => ({ name, entries }))
           )
           const initial = logs
             .flatMap(({ name, entries }) => entries.map((entry) => new NetworkEvent({ id: entry.id, exchangeName: name, event: entry.event })))
@@ -351,7 +355,7 @@ export const layerHandlers = AdminRpcs.toLayer(
             .slice(0, recent)
           const follows = logs.map(({ name, entries }) =>
             eventLog
-              .tail(name, { fromId: entries.at(-1)?.id ?? "0" })
+              .tail(name, { fromId: entries[0]?.id ?? "0" })
               .pipe(Stream.map((entry) => new NetworkEvent({ id: entry.id, exchangeName: name, event: entry.event })))
           )
           return Stream.concat(Stream.fromIterable(initial), Stream.mergeAll(follows, { concurrency: "unbounded" }))
@@ -370,19 +374,33 @@ export const layerHandlers = AdminRpcs.toLayer(
       const until = query.until === undefined ? Number.POSITIVE_INFINITY : DateTime.toEpochMillis(query.until)
       // Entry ids are append times, never before the event happened: `since` bounds the read, `until` cannot.
       const from = query.since === undefined ? undefined : String(since)
-      const logs = yield* Effect.forEach(names, (name) =>
-        Effect.map(eventLog.range(name, { from }), (entries) =>
-          entries.map((entry) => new NetworkEvent({ id: entry.id, exchangeName: name, event: entry.event }))
-        )
-      )
+      const limit = query.limit ?? 200
       const types = query.types === undefined ? undefined : new Set(query.types)
-      return Arr.flatten(logs)
-        .filter((entry) => {
-          const at = DateTime.toEpochMillis(entry.event.at)
-          return at >= since && at <= until && (types === undefined || types.has(entry.event.type))
+      const matches = (event: NetworkEvent["event"]) => {
+        const at = DateTime.toEpochMillis(event.at)
+        return at >= since && at <= until && (types === undefined || types.has(event.type))
+      }
+      // Each log is read newest first, a page at a time, until it has `limit` matches or ends: a 90-day log is
+      // not read whole for the newest 200 entries. Pages overlap by their boundary entry (bounds are inclusive).
+      const newestMatching = (name: Exchange.ExchangeName) =>
+        Effect.gen(function* () {
+          const found: Array<NetworkEvent> = []
+          let to: string | undefined
+          while (found.length < limit) {
+            const page = yield* eventLog.range(name, { from, to, count: logPage, newestFirst: true })
+            for (const entry of page) {
+              if (entry.id === to) continue
+              if (matches(entry.event)) found.push(new NetworkEvent({ id: entry.id, exchangeName: name, event: entry.event }))
+            }
+            if (page.length < logPage) break
+            to = page[page.length - 1]!.id
+          }
+          return found
         })
+      const logs = yield* Effect.forEach(names, newestMatching)
+      return Arr.flatten(logs)
         .sort((a, b) => DateTime.toEpochMillis(b.event.at) - DateTime.toEpochMillis(a.event.at))
-        .slice(0, query.limit ?? 200)
+        .slice(0, limit)
     }, Effect.catchAll(failed("reading the event log")))
 
     const notFound = (id: number) =>

@@ -7,7 +7,7 @@ import { assert, layer } from "@effect/vitest"
 import { EventLog, PublicCatalog, StatusStore } from "@livermore/cache"
 import { type Exchange, Lifecycle, Status } from "@livermore/domain"
 import { AdminTokensRepo, ApiKeysRepo, ExchangesRepo, UsersRepo } from "@livermore/store"
-import { Cause, Chunk, DateTime, Effect, Exit, Fiber, Option, Redacted, Stream } from "effect"
+import { Array as Arr, Cause, Chunk, DateTime, Effect, Exit, Fiber, Option, Redacted, Stream } from "effect"
 import * as S from "./support.js"
 
 const status = (exchange: Exchange.Exchange, state: Lifecycle.ConnectionState, heartbeatAgoMs: number) => {
@@ -121,6 +121,20 @@ layer(S.serverLayer(S.settings()), { excludeTestServices: true, timeout: "60 sec
       assert.deepStrictEqual(messages(yield* client.NetworkLog({ limit: 1 })), ["c2"])
       const [first] = yield* client.NetworkLog({ limit: 1 })
       assert.strictEqual(first!.exchangeName, coinbase.name)
+
+      // Behind 1,200 newer heartbeats (more than two pages of the newest-first read), the old error is still found,
+      // once, and the limit counts matches, not entries read.
+      const us = yield* exchangeNamed("binance_us")
+      yield* log.append(us.name, event(us, "error", t0, "buried"))
+      yield* Effect.forEach(Arr.range(1, 1_200), (i) => log.append(us.name, event(us, "heartbeat", t0 + i, `beat ${i}`)), {
+        concurrency: 50,
+        discard: true
+      })
+      assert.deepStrictEqual(messages(yield* client.NetworkLog({ exchange: us.name, types: ["error"] })), ["buried"])
+      assert.deepStrictEqual(messages(yield* client.NetworkLog({ exchange: us.name, limit: 2 })), ["beat 1200", "beat 1199"])
+      const all = yield* client.NetworkLog({ exchange: us.name, limit: 1_000 })
+      assert.strictEqual(all.length, 1_000)
+      assert.strictEqual(new Set(all.map((e) => e.id)).size, 1_000, "no entry twice across pages")
     }).pipe(Effect.scoped)
   )
 

@@ -38,8 +38,10 @@ export interface RangeOptions {
   readonly from?: string | undefined
   /** Last id (default `+`, the newest). */
   readonly to?: string | undefined
-  /** At most this many entries, oldest first. */
+  /** At most this many entries: the oldest of the range, or with `newestFirst` the newest. */
   readonly count?: number | undefined
+  /** Newest first (Redis `XREVRANGE`): with `count`, the latest entries without reading the whole log. */
+  readonly newestFirst?: boolean | undefined
 }
 
 /** Where `tail` starts. */
@@ -178,8 +180,14 @@ export const layerRedis: Layer.Layer<EventLog, never, RedisClient | CacheConfig>
         const to = options?.to ?? "+"
         const count = options?.count
         const raw = yield* command(redis, "EventLog.range", key, (r) =>
-            count === undefined ? r.xrange(key, from, to) : r.xrange(key, from, to, "COUNT", count)
-          )
+          options?.newestFirst === true
+            ? count === undefined
+              ? r.xrevrange(key, to, from)
+              : r.xrevrange(key, to, from, "COUNT", count)
+            : count === undefined
+              ? r.xrange(key, from, to)
+              : r.xrange(key, from, to, "COUNT", count)
+        )
         return yield* Effect.forEach(raw, ([id, fields]) => decodeEntry(id, fields, "EventLog.range", key))
       }),
       tail: (exchangeName, options) => {
@@ -267,13 +275,15 @@ export const layerMemory: Layer.Layer<EventLog, never, CacheConfig> = Layer.effe
         const from = options?.from === undefined || options.from === "-" ? undefined : StreamId.parse(options.from, 0)
         const to =
           options?.to === undefined || options.to === "+" ? undefined : StreamId.parse(options.to, Number.MAX_SAFE_INTEGER)
-        const selected = (logs.get(key)?.entries ?? [])
-          .filter(
-            (entry) =>
-              (from === undefined || StreamId.compare(entry.id, from) >= 0) &&
-              (to === undefined || StreamId.compare(entry.id, to) <= 0)
-          )
-          .slice(0, options?.count ?? Number.POSITIVE_INFINITY)
+        const inRange = (logs.get(key)?.entries ?? []).filter(
+          (entry) =>
+            (from === undefined || StreamId.compare(entry.id, from) >= 0) &&
+            (to === undefined || StreamId.compare(entry.id, to) <= 0)
+        )
+        const selected = (options?.newestFirst === true ? inRange.reverse() : inRange).slice(
+          0,
+          options?.count ?? Number.POSITIVE_INFINITY
+        )
         return yield* Effect.forEach(selected, (entry) =>
           decodeEntry(StreamId.format(entry.id), entry.fields, "EventLog.range", key)
         )

@@ -771,6 +771,19 @@ export const conformance = <R = never>(
             (yield* log.range(name, { from: id2, to: id2 })).map((entry) => entry.id),
             [id2]
           )
+          assert.deepStrictEqual(
+            (yield* log.range(name, { count: 2, newestFirst: true })).map((entry) => entry.id),
+            [id3, id2],
+            "the latest entries, newest first"
+          )
+          assert.deepStrictEqual(
+            (yield* log.range(name, { to: id2, newestFirst: true })).map((entry) => entry.id),
+            [id2, id1]
+          )
+          assert.deepStrictEqual(
+            (yield* log.range(name, { from: id2, count: 1, newestFirst: true })).map((entry) => entry.id),
+            [id3]
+          )
           assertCacheError(yield* failure(log.range(name, { from: "yesterday" })), "Argument")
           assertCacheError(yield* failure(log.range(name, { count: 0 })), "Argument")
         })
