@@ -8,12 +8,23 @@ const messageOf = <E>(cause: Cause.Cause<E>): string => {
   return failure._tag === "Some" ? describeError(failure.value) : Cause.pretty(cause)
 }
 
-/** The last `keep` values of a stream while the component is mounted, newest first, and its failure. */
-export const useStreamLatest = <A, E>(runtime: AdminRuntime, keep: number, make: (admin: Admin) => Stream.Stream<A, E>) => {
+/**
+ * The last `keep` values of a stream while the component is mounted, newest first, and its failure. A change of
+ * `key` ends the stream and starts `make` again (a new series to follow); `null` follows nothing.
+ */
+export const useStreamLatest = <A, E>(
+  runtime: AdminRuntime,
+  keep: number,
+  make: (admin: Admin) => Stream.Stream<A, E>,
+  key: string | null = ""
+) => {
   const [values, setValues] = useState<ReadonlyArray<A>>([])
   const [error, setError] = useState<string | null>(null)
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the stream is chosen once per mount, not per render
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the stream is chosen by its key, not per render
   useEffect(() => {
+    setValues([])
+    if (key === null) return
+
     const fiber = runtime.runFork(
       Effect.flatMap(Admin, (admin) =>
         Stream.runForEach(make(admin), (next) =>
@@ -30,13 +41,13 @@ export const useStreamLatest = <A, E>(runtime: AdminRuntime, keep: number, make:
     return () => {
       runtime.runFork(Fiber.interrupt(fiber))
     }
-  }, [runtime])
+  }, [runtime, key])
   return { values, error }
 }
 
-/** The latest value of a stream while the component is mounted, and its failure. */
-export const useStream = <A, E>(runtime: AdminRuntime, make: (admin: Admin) => Stream.Stream<A, E>) => {
-  const { values, error } = useStreamLatest(runtime, 1, make)
+/** The latest value of a stream while the component is mounted (restarted when `key` changes), and its failure. */
+export const useStream = <A, E>(runtime: AdminRuntime, make: (admin: Admin) => Stream.Stream<A, E>, key: string | null = "") => {
+  const { values, error } = useStreamLatest(runtime, 1, make, key)
   return { value: values[0] ?? null, error }
 }
 

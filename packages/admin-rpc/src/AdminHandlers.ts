@@ -47,6 +47,9 @@ export const layerAuth: Layer.Layer<AdminAuth, never, AdminVerifier> = Layer.eff
   Effect.map(AdminVerifier, (verifier) => AdminAuth.of(({ headers }) => verifier.verify(Headers.get(headers, "authorization"))))
 )
 
+/** How often `WatchChart` sends the chart besides each close: the forming candle moves between closes. */
+const chartRefresh = "2 seconds"
+
 /** Entries read from an event log at a time by `NetworkLog`. */
 const logPage = 500
 
@@ -181,6 +184,25 @@ export const layerHandlers = AdminRpcs.toLayer(
       const page = yield* alertsRepo.list({ ...series, since, limit: 1000 })
       return new Chart({ ...request, exchange: exchange.name, bars, alerts: page.items.map(toAlertView) })
     }, Effect.catchTags({ StoreError: failed("reading the chart"), CacheError: failed("reading the chart"), InvalidCursor: failed("reading the chart") }))
+
+    /**
+     * The chart, then again on each close of the series (published by the pipeline) and every `chartRefresh` for
+     * the forming candle, which is not published.
+     */
+    const watchChart = (request: Parameters<typeof chart>[0]) =>
+      Stream.unwrapScoped(
+        Effect.gen(function* () {
+          const exchange = yield* exchangeNamed(request.exchange)
+          const series = { exchangeId: exchange.id, symbol: request.symbol, timeframe: request.timeframe }
+          const closes = yield* bus.subscribe(Keys.candleCloseChannel(series), Schema.Unknown)
+          return Stream.merge(Stream.as(closes, undefined), Stream.tick(chartRefresh)).pipe(Stream.mapEffect(() => chart(request)))
+        })
+      ).pipe(
+        Stream.catchTags({
+          CacheError: (cause) => Stream.fromEffect(failed("following the chart")(cause)),
+          StoreError: (cause) => Stream.fromEffect(failed("following the chart")(cause))
+        })
+      )
 
     const alerts = Effect.fn("AdminRpc.Alerts")(function* (query: AlertQuery) {
       const exchangeId = query.exchange === undefined ? undefined : (yield* exchangeNamed(query.exchange)).id
@@ -464,6 +486,7 @@ export const layerHandlers = AdminRpcs.toLayer(
           Effect.catchTag("StoreError", failed("listing the symbols"))
         ),
       Chart: (request) => chart(request),
+      WatchChart: (request) => watchChart(request),
       Alerts: (query) => alerts(query),
       WatchAlerts: () =>
         Stream.unwrapScoped(

@@ -300,6 +300,15 @@ export const SaveConnection = Schema.Struct({
 })
 export type SaveConnection = typeof SaveConnection.Type
 
+/** Which series a chart shows. */
+export const ChartQuery = {
+  exchange: Exchange.ExchangeName,
+  symbol: Market.SymbolId,
+  timeframe: Timeframe.Timeframe,
+  /** The newest bars; default 300, at most 1,000. */
+  limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 1000)))
+}
+
 /** Filters of the alert history; every one optional. */
 export const AlertQuery = Schema.Struct({
   exchange: Schema.optional(Exchange.ExchangeName),
@@ -411,15 +420,16 @@ export class AdminRpcs extends RpcGroup.make(
     error: Schema.Union(SettingsInvalid, AdminRequestFailed)
   }),
   Rpc.make("Chart", {
-    payload: {
-      exchange: Exchange.ExchangeName,
-      symbol: Market.SymbolId,
-      timeframe: Timeframe.Timeframe,
-      /** The newest bars; default 300, at most 1,000. */
-      limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 1000)))
-    },
+    payload: ChartQuery,
     success: Chart,
     error: Schema.Union(AdminNotFound, AdminRequestFailed)
+  }),
+  Rpc.make("WatchChart", {
+    payload: ChartQuery,
+    /** The chart now, again at once after each closed candle of the series, and every 2 s for the forming one. */
+    success: Chart,
+    error: Schema.Union(AdminNotFound, AdminRequestFailed),
+    stream: true
   }),
   Rpc.make("Alerts", { payload: AlertQuery, success: Schema.Array(AlertView), error: Schema.Union(AdminNotFound, AdminRequestFailed) }),
   Rpc.make("WatchAlerts", { success: Alert.Alert, error: AdminRequestFailed, stream: true }),

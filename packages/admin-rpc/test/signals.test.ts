@@ -92,6 +92,35 @@ layer(S.serverLayer(S.settings()), { excludeTestServices: true, timeout: "60 sec
     )
   )
 
+  it.effect("WatchChart: the chart now, then again at once when a candle of the series closes", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const client = yield* adminClient
+        const exchange = yield* (yield* ExchangesRepo.ExchangesRepo).byName("sim_binance")
+        const symbol = Market.SymbolId.make("SOLUSDT")
+        const series = { exchangeId: exchange.id, symbol, timeframe: "1h" as const }
+        const cache = yield* CandleCache.CandleCache
+        yield* cache.upsertMany(series, candles.slice(0, 100))
+        const charts: Array<number> = []
+        const watching = yield* client.WatchChart({ exchange: exchange.name, symbol, timeframe: "1h", limit: 500 }).pipe(
+          Stream.runForEach((chart) => Effect.sync(() => charts.push(chart.bars.length))),
+          Effect.fork
+        )
+        yield* Effect.sleep("100 millis").pipe(Effect.repeat({ until: () => charts.length > 0 }), Effect.timeout("15 seconds"))
+        assert.strictEqual(charts[0], 100)
+        // A close of the series: the new bar is in the next chart, well before the 2 s refresh would bring it.
+        const next = candles[100]!
+        yield* cache.upsert(series, next)
+        const bus = yield* Bus.Bus
+        const sentAt = Date.now()
+        yield* bus.publish(Keys.candleCloseChannel(series), Candle.Candle, next)
+        yield* Effect.sleep("20 millis").pipe(Effect.repeat({ until: () => charts.at(-1) === 101 }), Effect.timeout("15 seconds"))
+        assert.isBelow(Date.now() - sentAt, 1_000, "pushed by the close, not by the refresh 2 s after the first chart")
+        yield* Fiber.interrupt(watching)
+      })
+    )
+  )
+
   it.effect("WatchAlerts: an alert published on any exchange's channel arrives", () =>
     Effect.scoped(
       Effect.gen(function* () {

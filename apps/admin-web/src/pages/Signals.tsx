@@ -1,8 +1,9 @@
 /**
- * Signals: the live alert feed, the alert history with filters, and a chart of a series — candles, the MACD-V pane
- * (MACD-V, signal, histogram) and alert markers — refreshed every 5 seconds.
+ * Signals: the live alert feed, the alert history with filters (refreshed every 5 s), and a chart of a followed
+ * series — candles, the MACD-V pane (MACD-V, signal, histogram) and alert markers — following it live over the
+ * `WatchChart` stream. The series offered are the exchange's top N and the watchlist.
  */
-import type { AlertView, Chart, SymbolView } from "@livermore/admin-rpc/shared"
+import type { AlertView, Chart } from "@livermore/admin-rpc/shared"
 import { type Alert, type Exchange, type Market, type Timeframe, UserSettings } from "@livermore/domain"
 import { Either } from "effect"
 import {
@@ -29,11 +30,10 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
   const served = (cards ?? []).filter((card) => card.status !== null).map((card) => card.name)
   const [exchange, setExchange] = useState<string>("")
   const chosenExchange = exchange !== "" ? exchange : (served[0] ?? "")
-  const [symbols, setSymbols] = useState<ReadonlyArray<SymbolView>>([])
+  const [symbols, setSymbols] = useState<ReadonlyArray<string>>([])
   const [symbol, setSymbol] = useState("")
   const [timeframe, setTimeframe] = useState<Timeframe.Timeframe>(UserSettings.empty.chart.timeframe)
   const [bars, setBars] = useState(UserSettings.empty.chart.bars)
-  const [chart, setChart] = useState<Chart | null>(null)
   const [history, setHistory] = useState<ReadonlyArray<AlertView>>([])
   /** History filters; "" = any. */
   const [filter, setFilter] = useState({ symbol: "", timeframe: "", label: "" })
@@ -52,25 +52,37 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
     })
   }, [run])
 
+  // The chart follows its series live: again on each close, and every 2 s for the forming candle.
+  const seriesKey = chosenExchange === "" || symbol === "" ? null : `${chosenExchange}|${symbol}|${timeframe}|${bars}`
+  const { value: chart, error: chartError } = useStream(
+    runtime,
+    (admin) =>
+      admin.WatchChart({
+        exchange: chosenExchange as Exchange.ExchangeName,
+        symbol: symbol as Market.SymbolId,
+        timeframe,
+        limit: bars
+      }),
+    seriesKey
+  )
+
   useEffect(() => {
     if (latest !== null) setLive((all) => [latest, ...all].slice(0, 50))
   }, [latest])
 
   useEffect(() => {
     if (chosenExchange === "") return
-    void run((admin) => admin.Symbols({ exchange: chosenExchange as Exchange.ExchangeName })).then((found) => {
+    void run((admin) => admin.Watchlist({ exchange: chosenExchange as Exchange.ExchangeName })).then((found) => {
       if (found === null) return
-      const followed = found.filter((s) => s.tier === 1)
+      const followed: ReadonlyArray<string> = [...new Set([...found.top.map((s) => s.symbol), ...found.watchlist.flatMap((c) => (c.symbol === null ? [] : [c.symbol]))])]
       setSymbols(followed)
-      setSymbol((current) => (current !== "" && followed.some((s) => s.symbol === current) ? current : (followed[0]?.symbol ?? "")))
+      setSymbol((current) => (current !== "" && followed.includes(current) ? current : (followed[0] ?? "")))
     })
   }, [run, chosenExchange])
 
   const load = useCallback(async () => {
-    if (chosenExchange === "" || symbol === "") return
-    const series = { exchange: chosenExchange as Exchange.ExchangeName, symbol: symbol as Market.SymbolId, timeframe }
-    const found = await run((admin) => admin.Chart({ ...series, limit: bars }))
-    if (found !== null) setChart(found)
+    if (chosenExchange === "") return
+    const series = { exchange: chosenExchange as Exchange.ExchangeName }
     const alerts = await run((admin) =>
       admin.Alerts({
         exchange: series.exchange,
@@ -81,7 +93,7 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
       })
     )
     if (alerts !== null) setHistory(alerts)
-  }, [run, chosenExchange, symbol, timeframe, bars, filter])
+  }, [run, chosenExchange, filter])
 
   useEffect(() => {
     void load()
@@ -103,8 +115,8 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
         </select>
         <select name="symbol" value={symbol} onChange={(e) => setSymbol(e.target.value)}>
           {symbols.map((s) => (
-            <option key={s.symbol} value={s.symbol}>
-              {s.symbol}
+            <option key={s} value={s}>
+              {s}
             </option>
           ))}
         </select>
@@ -117,6 +129,7 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
         </select>
       </form>
       {error !== null && <p className="error" role="alert">{error}</p>}
+      {chartError !== null && <p className="error" role="alert">{chartError}</p>}
       <SeriesChart chart={chart} />
       <p className="muted" data-testid="chart-summary">
         {chart === null
@@ -138,8 +151,8 @@ export const SignalsPage = ({ runtime }: { runtime: AdminRuntime }) => {
         <select name="history-symbol" value={filter.symbol} onChange={(e) => setFilter({ ...filter, symbol: e.target.value })}>
           <option value="">every symbol</option>
           {symbols.map((s) => (
-            <option key={s.symbol} value={s.symbol}>
-              {s.symbol}
+            <option key={s} value={s}>
+              {s}
             </option>
           ))}
         </select>
