@@ -38,7 +38,7 @@ import {
   type NetworkLogQuery
 } from "./AdminRpcs.js"
 import { AdminVerifier } from "./AdminVerifier.js"
-import { exchangeNamed as exchangeNamedIn, failed } from "./internal/handlerSupport.js"
+import { exchangeNamed as exchangeNamedIn, failed, symbolViewFields } from "./internal/handlerSupport.js"
 import * as SymbolsHandlers from "./SymbolsHandlers.js"
 
 /** `AdminAuth` for the server: the `Authorization` header of the call (or of the WebSocket upgrade). */
@@ -469,20 +469,7 @@ export const layerHandlers = AdminRpcs.toLayer(
       Symbols: ({ exchange }) =>
         exchangeNamed(exchange).pipe(
           Effect.flatMap((found) => symbolsRepo.listByExchange(found.id)),
-          Effect.map(
-            Arr.map(
-              (row) =>
-                new SymbolView({
-                  symbol: row.symbol,
-                  baseAsset: row.baseAsset,
-                  quoteAsset: row.quoteAsset,
-                  tier: row.tier,
-                  rank: Option.getOrNull(row.rank),
-                  quoteVolume24h: row.quoteVolume24h,
-                  liquidityGrade: row.liquidityGrade
-                })
-            )
-          ),
+          Effect.map(Arr.map((row) => new SymbolView(symbolViewFields(row)))),
           Effect.catchTag("StoreError", failed("listing the symbols"))
         ),
       Chart: (request) => chart(request),

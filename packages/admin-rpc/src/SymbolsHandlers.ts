@@ -20,7 +20,7 @@ import {
   WatchlistView
 } from "./AdminRpcs.js"
 import { ExchangeCatalog, type Listing } from "./ExchangeCatalog.js"
-import { exchangeNamed as exchangeNamedIn, failed } from "./internal/handlerSupport.js"
+import { exchangeNamed as exchangeNamedIn, failed, symbolViewFields } from "./internal/handlerSupport.js"
 
 /** What an admin may type for a symbol, reduced to letters and digits: `btc/usdt`, `BTC-USDT` and `btcusdt` meet. */
 const looseKey = (text: string): string => text.toUpperCase().replace(/[^A-Z0-9]/g, "")
@@ -133,16 +133,7 @@ export const make = Effect.gen(function* () {
         Effect.map(
           cachedCounts(exchange.id, row.symbol),
           (candlesCached) =>
-            new PoolSymbol({
-              symbol: row.symbol,
-              baseAsset: row.baseAsset,
-              quoteAsset: row.quoteAsset,
-              tier: row.tier,
-              rank: Option.getOrNull(row.rank),
-              quoteVolume24h: row.quoteVolume24h,
-              liquidityGrade: row.liquidityGrade,
-              candlesCached
-            })
+            new PoolSymbol({ ...symbolViewFields(row), candlesCached })
         ),
       { concurrency: 8 }
     )

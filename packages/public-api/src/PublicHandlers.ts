@@ -27,8 +27,6 @@ const page = <A>(data: ReadonlyArray<A>, cursor: string | null): { data: Readonl
   meta: { cursor, hasMore: cursor !== null, count: data.length }
 })
 
-/** A success kept for `ttl`; a failure not kept. */
-
 /**
  * What the handlers share, built once: the services they read and the catalog lookups. The exchange and symbol
  * lists are read by nearly every request and change rarely, so each is reused for `PublicApiConfig.cacheTtl`.
@@ -105,7 +103,6 @@ const make = Effect.gen(function* () {
         ? Either.right(timeframe)
         : Either.left(new NotFound({ message: `${row.name} does not serve the ${timeframe} timeframe` }))
     )
-  const timeframeOn = timeframeIn
 
   return {
     catalog,
@@ -120,8 +117,7 @@ const make = Effect.gen(function* () {
     symbolsOf,
     symbolIn,
     symbolOn,
-    timeframeIn,
-    timeframeOn
+    timeframeIn
   }
 })
 
@@ -178,35 +174,35 @@ export const CandlesLive = HttpApiBuilder.group(PublicApi, "candles", (handlers)
     // load), in the order the other endpoints check — names and exchange, timeframe, symbol, then the query.
     return handlers.handle("listCandles", ({ path, urlParams, request }) =>
       Effect.flatMap(ctx.exchangeRows, (rows): Effect.Effect<HttpServerResponse.HttpServerResponse, CandlesError> => {
-        const checked = Either.flatMap(Params.onlyKnown(request, candleParams), () =>
-          Either.flatMap(ctx.exchangeIn(rows, path.exchange), (row) =>
-            Either.flatMap(ctx.timeframeIn(row, path.timeframe), (timeframe) =>
-              Either.map(Params.name(path.symbol, "symbol"), () => ({ row, timeframe }))
-            )
-          )
-        )
+        const checked = Either.gen(function* () {
+          yield* Params.onlyKnown(request, candleParams)
+          const row = yield* ctx.exchangeIn(rows, path.exchange)
+          const timeframe = yield* ctx.timeframeIn(row, path.timeframe)
+          yield* Params.name(path.symbol, "symbol")
+          return { row, timeframe }
+        })
         if (Either.isLeft(checked)) return Effect.fail(checked.left)
         const { row, timeframe } = checked.right
         return Effect.flatMap(ctx.symbolLists.get(row.id), (symbols): Effect.Effect<HttpServerResponse.HttpServerResponse, CandlesError> => {
-          const request = Either.flatMap(ctx.symbolIn(row, symbols, path.symbol), () =>
-            Either.flatMap(Params.range(urlParams), ({ from, to }) =>
-              Either.flatMap(Params.limit(urlParams.limit, candleLimit.max, candleLimit.fallback), (limit) => {
-                const query = `${row.name}|${path.symbol}|${timeframe}|${from ?? ""}|${to ?? ""}`
-                return Either.map(Params.decodeCursor(urlParams.cursor, "candles", query, "number"), (before) => ({
-                  exchangeId: Exchange.ExchangeId.make(row.id),
-                  symbol: Market.SymbolId.make(path.symbol),
-                  timeframe,
-                  from: from ?? 0,
-                  upper: Math.min(to ?? Number.MAX_SAFE_INTEGER, before === undefined ? Number.MAX_SAFE_INTEGER : before - 1),
-                  limit,
-                  cursorQuery: query,
-                  cursor: (oldestOpenTime: number) => Params.encodeCursor("candles", query, oldestOpenTime)
-                }))
-              })
-            )
-          )
-          if (Either.isLeft(request)) return Effect.fail(request.left)
-          return ctx.pages.get(request.right).pipe(
+          const page = Either.gen(function* () {
+            yield* ctx.symbolIn(row, symbols, path.symbol)
+            const { from, to } = yield* Params.range(urlParams)
+            const limit = yield* Params.limit(urlParams.limit, candleLimit.max, candleLimit.fallback)
+            const query = `${row.name}|${path.symbol}|${timeframe}|${from ?? ""}|${to ?? ""}`
+            const before = yield* Params.decodeCursor(urlParams.cursor, "candles", query, "number")
+            return {
+              exchangeId: Exchange.ExchangeId.make(row.id),
+              symbol: Market.SymbolId.make(path.symbol),
+              timeframe,
+              from: from ?? 0,
+              upper: Math.min(to ?? Number.MAX_SAFE_INTEGER, before === undefined ? Number.MAX_SAFE_INTEGER : before - 1),
+              limit,
+              cursorQuery: query,
+              cursor: (oldestOpenTime: number) => Params.encodeCursor("candles", query, oldestOpenTime)
+            }
+          })
+          if (Either.isLeft(page)) return Effect.fail(page.left)
+          return ctx.pages.get(page.right).pipe(
             Effect.catchAll(unavailable("Candle history")),
             // Already the encoded `CandlePage` (its type and encoding are the same; the contract tests decode it).
             Effect.map((body) => HttpServerResponse.uint8Array(body, { contentType: "application/json" }))
@@ -225,7 +221,7 @@ export const SignalsLive = HttpApiBuilder.group(PublicApi, "signals", (handlers)
         yield* Params.onlyKnown(request, ["timeframe"])
         const row = yield* ctx.exchangeNamed(path.exchange)
         yield* ctx.symbolOn(row, path.symbol)
-        const only = urlParams.timeframe === undefined ? undefined : yield* ctx.timeframeOn(row, urlParams.timeframe)
+        const only = urlParams.timeframe === undefined ? undefined : yield* ctx.timeframeIn(row, urlParams.timeframe)
         const timeframes = only === undefined ? row.timeframes : [only]
         const exchangeId = Exchange.ExchangeId.make(row.id)
         const symbol = Market.SymbolId.make(path.symbol)

@@ -4,7 +4,7 @@
  * the document can be exported to a file and imported from one. Instances follow saved settings at their next
  * `reload-settings`, which the page offers to send to every serving instance.
  */
-import { UserSettings } from "@livermore/domain"
+import { Timeframe, UserSettings } from "@livermore/domain"
 import { diffLines } from "diff"
 import { Either } from "effect"
 import { FileImport } from "../FileImport.js"
@@ -40,8 +40,6 @@ const setIn = (doc: Doc, path: ReadonlyArray<string>, value: unknown): Doc => {
   }
   return next
 }
-
-const timeframes = ["5m", "15m", "1h", "4h", "1d"] as const
 
 /** The line diff of two documents, each run of lines marked `+ `, `- ` or two spaces, keyed by its place. */
 const diffParts = (before: unknown, after: unknown) => {
@@ -181,7 +179,7 @@ export const SettingsPage = ({ runtime }: { runtime: AdminRuntime }) => {
           <label>
             Chart timeframe{" "}
             <select name="chart-timeframe" value={String(chart.timeframe ?? "1h")} onChange={(e) => edit(["chart", "timeframe"], e.target.value)}>
-              {timeframes.map((tf) => (
+              {Timeframe.all.map((tf) => (
                 <option key={tf} value={tf}>
                   {tf}
                 </option>

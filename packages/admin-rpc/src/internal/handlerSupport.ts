@@ -1,6 +1,6 @@
 /** What every admin handler module shares: how storage failures and unknown exchange names reach the caller. */
-import type { ExchangesRepo } from "@livermore/store"
-import { type Context, Effect } from "effect"
+import type { ExchangeSymbolsRepo, ExchangesRepo } from "@livermore/store"
+import { type Context, Effect, Option } from "effect"
 import { AdminNotFound, AdminRequestFailed } from "../AdminRpcs.js"
 
 /** Log a storage failure and answer `AdminRequestFailed` saying what failed. */
@@ -20,3 +20,14 @@ export const exchangeNamed = (exchanges: Context.Tag.Service<ExchangesRepo.Excha
         Effect.fail(new AdminNotFound({ entity: "exchange", key: name, message: `${name} has no adapter` }))
     })
   )
+
+/** The fields of a symbol-universe row as the admin sees them (`SymbolView`). */
+export const symbolViewFields = (row: ExchangeSymbolsRepo.ExchangeSymbol) => ({
+  symbol: row.symbol,
+  baseAsset: row.baseAsset,
+  quoteAsset: row.quoteAsset,
+  tier: row.tier,
+  rank: Option.getOrNull(row.rank),
+  quoteVolume24h: row.quoteVolume24h,
+  liquidityGrade: row.liquidityGrade
+})
