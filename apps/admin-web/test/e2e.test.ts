@@ -449,6 +449,15 @@ describe("admin web UI in Chromium: alerts from a moving market", () => {
       { timeout: 15_000 }
     )
     await demoPage.screenshot({ path: path.join(output, "10-signals-alerts.png"), fullPage: true })
+
+    // The demo's Symbols page checks against the demo's own simulator, not the row's stored address.
+    await demoPage.getByTestId("nav-symbols").click()
+    await demoPage.getByTestId("top-pool").locator("tbody tr").first().waitFor({ timeout: 15_000 })
+    await demoPage.fill('textarea[name="symbols-input"]', "eth/usdt")
+    await demoPage.getByRole("button", { name: "Check", exact: true }).click()
+    const checked = demoPage.getByTestId("check-eth/usdt")
+    await checked.waitFor({ timeout: 20_000 })
+    assert.match((await checked.textContent()) ?? "", /ETHUSDT(can be added|already followed \(top N\))/)
   }, 150_000)
 })
 

@@ -118,7 +118,8 @@ export const command = Command.make("demo", { speed, symbols }, (flags) =>
       settings,
       demoChoice,
       {
-        patchRow: (row) => new Exchange.Exchange({ ...row, wsUrl: sim.wsUrl, restUrl: sim.url }),
+        // Only the simulated exchange moves to the demo's simulator; the admin UI's symbol checks use this too.
+        patchRow: (row) => (row.name === "sim_binance" ? new Exchange.Exchange({ ...row, wsUrl: sim.wsUrl, restUrl: sim.url }) : row),
         // Staleness is judged on the simulator's clock: at 300× a one-second pause of this process is five
         // minutes of market, so the grace is widened to keep a hiccup from looking like a dead feed.
         pipeline: { staleGrace: Duration.minutes(Math.max(1, flags.speed / 20)) }

@@ -88,7 +88,7 @@ export const make = <E = never>(
         Layer.provide(AnnounceStopped)
       )
     }
-    const server = HttpLayerRouter.serve(Layer.merge(routes, adminRpc), { disableListenLog: true, disableLogger: true }).pipe(
+    const server = HttpLayerRouter.serve(Layer.merge(routes, adminRpc(options.patchRow)), { disableListenLog: true, disableLogger: true }).pipe(
       Layer.provide(NodeStatus.layer(settings.mode)),
       Layer.merge(AnnounceListening(settings)),
       Layer.provide(NodeHttp.layerNode),
@@ -116,17 +116,22 @@ const publicApi = (settings: NodeSettings.NodeSettings, choice: Storage.StorageC
  * The admin RPC (`/admin/rpc`, `/admin/rpc/ws`) and the web UI (`/admin`) on every node that holds the database:
  * local admin tokens, and OIDC tokens when `ADMIN_OIDC_JWKS_URL` and `ADMIN_OIDC_ISSUER` are set.
  */
-const adminRpc = Layer.merge(
-  AdminRoutes.layer.pipe(
-    Layer.provide(AdminVerifier.layerConfig),
-    // Watchlist symbols are checked against the exchange's public REST listing, with the adapter an instance uses.
-    Layer.provide(
-      ExchangeCatalog.layer({ adapterFor: (row) => Adapters.layerFor(row).pipe(Layer.provide(FetchHttpClient.layer)) })
+const adminRpc = (patchRow: ExchangeNode.LayerOptions["patchRow"]) =>
+  Layer.merge(
+    AdminRoutes.layer.pipe(
+      Layer.provide(AdminVerifier.layerConfig),
+      // Watchlist symbols are checked against the exchange's public REST listing, with the adapter an instance
+      // uses, on the row as this node's exchange part sees it (the demo points `sim_binance` at its simulator).
+      Layer.provide(
+        ExchangeCatalog.layer({
+          adapterFor: (row) =>
+            Adapters.layerFor(patchRow === undefined ? row : patchRow(row)).pipe(Layer.provide(FetchHttpClient.layer))
+        })
+      ),
+      Layer.provide(Repositories.layer)
     ),
-    Layer.provide(Repositories.layer)
-  ),
-  AdminWeb.route
-)
+    AdminWeb.route
+  )
 
 /**
  * The stream's hub, built before the server listens: its Redis subscriptions take a moment, and a request that
